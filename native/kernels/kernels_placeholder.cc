@@ -1,2 +1,0 @@
-// keeps an otherwise empty static library valid
-namespace ringtree { int kPlaceholder = 0; }
