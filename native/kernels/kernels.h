@@ -1,0 +1,59 @@
+// Float32 NHWC kernels behind the `ringtree-cpu` tfjs backend. Pure C++ (no N-API): the binding in
+// native/binding/kernels_binding.cc validates arguments and calls these. Every function writes every
+// element of its output, and is bitwise deterministic for any thread count.
+#pragma once
+#include <cstdint>
+
+namespace ringtree::kernels {
+
+struct ConvGeom {
+  int batch, in_h, in_w, in_c;
+  int out_h, out_w, out_c;  // out_c = in_c * channel multiplier for depthwise
+  int f_h, f_w;
+  int stride_h, stride_w, dil_h, dil_w;
+  int pad_top, pad_left;
+};
+
+enum Activation { kLinear = 0, kRelu = 1 };
+
+// Conv2D (filter [fh, fw, in_c, out_c]); bias optional ([out_c]), activation linear or relu.
+void conv2d(const ConvGeom& g, const float* x, const float* w, const float* bias, int act, float* y);
+void conv2d_backprop_input(const ConvGeom& g, const float* dy, const float* w, float* dx);
+void conv2d_backprop_filter(const ConvGeom& g, const float* x, const float* dy, float* dw);
+
+// Depthwise (filter [fh, fw, in_c, mult]).
+void depthwise_conv2d(const ConvGeom& g, const float* x, const float* w, float* y);
+void depthwise_backprop_input(const ConvGeom& g, const float* dy, const float* w, float* dx);
+void depthwise_backprop_filter(const ConvGeom& g, const float* x, const float* dy, float* dw);
+
+// Pools (in_c == out_c); avg divides by the number of in-bounds taps, as tfjs does.
+void max_pool(const ConvGeom& g, const float* x, float* y);
+void avg_pool(const ConvGeom& g, const float* x, float* y);
+void max_pool_grad(const ConvGeom& g, const float* dy, const float* x, float* dx);
+// tfjs' AvgPoolGrad scales by 1 / (f_h * f_w) whatever the padding.
+void avg_pool_grad(const ConvGeom& g, const float* dy, float* dx);
+
+// Batched matmul: out[b] = op(A[b]) * op(B[b]) (+ bias) (relu); batch index of A is b % batch_a == 0
+// when batch_a == 1 (broadcast), same for B. bias: nullptr, length 1 or length n (bias_len).
+void batch_matmul(const float* a, const float* b, float* out, int batch_a, int batch_b, int m, int n, int k,
+                  bool trans_a, bool trans_b, const float* bias, int bias_len, int act);
+
+// y = offset + (x - mean) * scale / sqrt(var + eps); every parameter is indexed i % its length (as tfjs).
+void batch_norm(const float* x, long size, const float* mean, long n_mean, const float* var, long n_var,
+                const float* offset, long n_offset, const float* scale, long n_scale, float eps, float* y);
+
+// Elementwise. Binary ops on an [outer, inner] view: operand a is indexed by (outer if a_outer) and
+// (inner if a_inner), so same shape, scalar, trailing and leading broadcasts are all one loop.
+enum BinaryOp { kAdd = 0, kSub, kMul, kDiv, kMax };
+void binary(int op, const float* a, bool a_outer, bool a_inner, const float* b, bool b_outer, bool b_inner,
+            long outer, long inner, float* out);
+enum UnaryOp { kRelu_ = 0, kRelu6, kStep, kExp, kLog, kNeg, kSquare, kSqrt };
+void unary(int op, const float* x, long n, float alpha, float* out);
+
+// Reductions over the middle axis of an [outer, reduce, inner] view.
+void reduce_sum(const float* x, long outer, long reduce, long inner, bool mean, float* out);
+void reduce_max(const float* x, long outer, long reduce, long inner, float* out);
+void arg_max(const float* x, long outer, long reduce, long inner, int32_t* out);
+void softmax(const float* x, long rows, long cols, float* out);
+
+}  // namespace ringtree::kernels
