@@ -1,0 +1,31 @@
+// Addon entry point: registers the communicator class and the tfjs kernels.
+#include <napi.h>
+
+#include "binding/communicator_binding.h"
+#include "binding/kernels_binding.h"
+#include "core/types.h"
+
+namespace ringtree::binding {
+void TeardownAll();
+}
+
+namespace {
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("NativeCommunicator", ringtree::binding::CommunicatorBinding::Define(env));
+  Napi::Object dtypeSizes = Napi::Object::New(env);
+  for (int i = 0; i < ringtree::kNumDataTypes; i++) {
+    auto t = static_cast<ringtree::DataType>(i);
+    dtypeSizes.Set(ringtree::dtypeName(t), Napi::Number::New(env, static_cast<double>(ringtree::dtypeSize(t))));
+  }
+  exports.Set("dtypeSizes", dtypeSizes);
+  // Abort and join every live communicator when the environment goes away (process exit,
+  // worker termination), so background threads never outlive their isolate.
+  env.AddCleanupHook([] { ringtree::binding::TeardownAll(); });
+  ringtree::binding::InitKernels(env, exports);
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(ringtree, Init)

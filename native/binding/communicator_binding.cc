@@ -1,0 +1,325 @@
+#include "binding/communicator_binding.h"
+
+#include <set>
+
+#include "common/logging.h"
+
+namespace ringtree::binding {
+
+namespace {
+
+std::set<CommunicatorBinding*>& liveBindings() {
+  static std::set<CommunicatorBinding*> live;
+  return live;
+}
+
+Napi::Error makeError(Napi::Env env, ErrorCode code, const std::string& message) {
+  Napi::Error e = Napi::Error::New(env, message);
+  e.Set("code", Napi::String::New(env, errorCodeName(code)));
+  return e;
+}
+
+bool throwInvalid(Napi::Env env, const std::string& message) {
+  makeError(env, ErrorCode::kInvalidArgument, message).ThrowAsJavaScriptException();
+  return false;
+}
+
+// TypedArray -> (pointer, byteLength); null/undefined -> (nullptr, 0)
+bool viewOf(Napi::Env env, Napi::Value v, void** ptr, size_t* bytes, const char* what) {
+  *ptr = nullptr;
+  *bytes = 0;
+  if (v.IsNull() || v.IsUndefined()) return true;
+  if (!v.IsTypedArray()) return throwInvalid(env, std::string(what) + " must be a TypedArray");
+  Napi::TypedArray ta = v.As<Napi::TypedArray>();
+  Napi::ArrayBuffer ab = ta.ArrayBuffer();
+  bool detached = false;
+  napi_is_detached_arraybuffer(env, ab, &detached);
+  if (detached) return throwInvalid(env, std::string(what) + " is detached");
+  *ptr = static_cast<char*>(ab.Data()) + ta.ByteOffset();
+  *bytes = ta.ByteLength();
+  return true;
+}
+
+}  // namespace
+
+Napi::Function CommunicatorBinding::Define(Napi::Env env) {
+  return DefineClass(env, "NativeCommunicator",
+                     {
+                         InstanceMethod<&CommunicatorBinding::JS_port>("port"),
+                         InstanceMethod<&CommunicatorBinding::JS_connect>("connect"),
+                         InstanceMethod<&CommunicatorBinding::JS_submit>("submit"),
+                         InstanceMethod<&CommunicatorBinding::JS_abort>("abort"),
+                         InstanceMethod<&CommunicatorBinding::JS_dropConnections>("dropConnections"),
+                         InstanceMethod<&CommunicatorBinding::JS_close>("close"),
+                         InstanceMethod<&CommunicatorBinding::JS_stats>("stats"),
+                         InstanceMethod<&CommunicatorBinding::JS_flight>("flight"),
+                         InstanceMethod<&CommunicatorBinding::JS_pending>("pending"),
+                     });
+}
+
+// new NativeCommunicator({ rank, size, bindHost, secret, jobId, injectDelayMs })
+CommunicatorBinding::CommunicatorBinding(const Napi::CallbackInfo& info) : Napi::ObjectWrap<CommunicatorBinding>(info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) {
+    throwInvalid(env, "NativeCommunicator expects an options object");
+    return;
+  }
+  Napi::Object o = info[0].As<Napi::Object>();
+  CommOptions opts;
+  opts.rank = o.Get("rank").ToNumber().Int32Value();
+  opts.size = o.Get("size").ToNumber().Int32Value();
+  if (o.Has("bindHost") && o.Get("bindHost").IsString()) opts.bindHost = o.Get("bindHost").As<Napi::String>();
+  if (o.Has("secret") && o.Get("secret").IsString()) opts.secret = o.Get("secret").As<Napi::String>();
+  if (o.Has("jobId") && o.Get("jobId").IsString()) opts.jobId = o.Get("jobId").As<Napi::String>();
+  if (o.Has("injectDelayMs") && o.Get("injectDelayMs").IsNumber()) {
+    opts.injectDelayMs = o.Get("injectDelayMs").As<Napi::Number>().Int64Value();
+  }
+  try {
+    comm_ = std::make_unique<Communicator>(opts);
+  } catch (const Error& e) {
+    makeError(env, e.code(), e.message()).ThrowAsJavaScriptException();
+    return;
+  }
+  tsfn_ = Napi::ThreadSafeFunction::New(env, Napi::Function(), "ringtree-completions", 0, 1,
+                                        [](Napi::Env) {});
+  tsfnLive_ = true;
+  tsfn_.Unref(env);
+  liveBindings().insert(this);
+}
+
+CommunicatorBinding::~CommunicatorBinding() {
+  liveBindings().erase(this);
+  Teardown();
+}
+
+void CommunicatorBinding::Teardown() {
+  if (comm_) {
+    comm_->abort(ErrorCode::kAborted, "the process is exiting");
+    comm_->shutdown();
+    comm_.reset();
+  }
+  releaseTsfn();
+}
+
+void CommunicatorBinding::releaseTsfn() {
+  if (tsfnLive_) {
+    tsfnLive_ = false;
+    tsfn_.Release();
+  }
+}
+
+Napi::Value CommunicatorBinding::JS_port(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), comm_ ? comm_->port() : 0);
+}
+
+Napi::Value CommunicatorBinding::track(Napi::Env env, std::shared_ptr<Work> work, Napi::Object in, Napi::Object out) {
+  uint64_t id = nextId_++;
+  Pending p{Napi::Promise::Deferred::New(env), {}, {}, work};
+  if (!in.IsEmpty()) p.in = Napi::Persistent(in);
+  if (!out.IsEmpty()) p.out = Napi::Persistent(out);
+  Napi::Promise promise = p.deferred.Promise();
+  pending_.emplace(id, std::move(p));
+  if (!refd_) {
+    tsfn_.Ref(env);
+    refd_ = true;
+  }
+  work->onDone = [this, id](Work&) {
+    {
+      std::lock_guard<std::mutex> lock(doneMu_);
+      done_.push_back(id);
+    }
+    // one call drains every completion queued so far
+    tsfn_.NonBlockingCall([this](Napi::Env env, Napi::Function) { onCompletions(env); });
+  };
+  comm_->enqueue(std::move(work));
+  return promise;
+}
+
+void CommunicatorBinding::onCompletions(Napi::Env env) {
+  std::deque<uint64_t> ids;
+  {
+    std::lock_guard<std::mutex> lock(doneMu_);
+    ids.swap(done_);
+  }
+  for (uint64_t id : ids) {
+    auto it = pending_.find(id);
+    if (it == pending_.end()) continue;
+    Pending p = std::move(it->second);
+    pending_.erase(it);
+    Work& w = *p.work;
+    Napi::HandleScope scope(env);
+    if (w.ok) {
+      Napi::Object r = Napi::Object::New(env);
+      r.Set("algorithm", Napi::String::New(env, algoName(w.algoUsed)));
+      r.Set("us", Napi::Number::New(env, w.endUs - w.startUs));
+      p.deferred.Resolve(r);
+    } else {
+      Napi::Error e = makeError(env, w.code, w.message);
+      if (w.errPeer >= 0) e.Set("peer", Napi::Number::New(env, w.errPeer));
+      e.Set("seq", Napi::Number::New(env, static_cast<double>(w.seq)));
+      p.deferred.Reject(e.Value());
+    }
+  }
+  if (pending_.empty() && refd_ && tsfnLive_) {
+    tsfn_.Unref(env);
+    refd_ = false;
+  }
+}
+
+// connect(peers: {host, port, hostId}[], timeoutMs) -> Promise<void>
+Napi::Value CommunicatorBinding::JS_connect(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!comm_ || closed_) {
+    makeError(env, ErrorCode::kAborted, "the communicator is closed").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  if (info.Length() < 2 || !info[0].IsArray()) {
+    throwInvalid(env, "connect(peers, timeoutMs)");
+    return env.Undefined();
+  }
+  auto work = std::make_shared<Work>();
+  work->isConnect = true;
+  Napi::Array arr = info[0].As<Napi::Array>();
+  for (uint32_t i = 0; i < arr.Length(); i++) {
+    Napi::Object o = arr.Get(i).As<Napi::Object>();
+    PeerInfo pi;
+    pi.host = o.Get("host").ToString();
+    pi.port = o.Get("port").ToNumber().Int32Value();
+    pi.hostId = o.Get("hostId").ToString();
+    work->peers.push_back(pi);
+  }
+  work->desc.timeoutMs = info[1].ToNumber().Int64Value();
+  return track(env, work, Napi::Object(), Napi::Object());
+}
+
+// submit(op, dtype, redop, algo, root, peer, tag, count, in, out, timeoutMs) -> Promise
+Napi::Value CommunicatorBinding::JS_submit(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!comm_ || closed_) {
+    makeError(env, ErrorCode::kAborted, "the communicator is destroyed").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  if (info.Length() < 11) {
+    throwInvalid(env, "submit: expected 11 arguments");
+    return env.Undefined();
+  }
+  auto work = std::make_shared<Work>();
+  OpDesc& d = work->desc;
+  int op = info[0].ToNumber().Int32Value();
+  int dtype = info[1].ToNumber().Int32Value();
+  int redop = info[2].ToNumber().Int32Value();
+  int algo = info[3].ToNumber().Int32Value();
+  if (op < 0 || op > 7 || dtype < 0 || dtype >= kNumDataTypes || redop < 0 || redop >= kNumReduceOps || algo < 0 ||
+      algo > 3) {
+    throwInvalid(env, "submit: bad op/dtype/reduce op/algorithm code");
+    return env.Undefined();
+  }
+  d.op = static_cast<OpType>(op);
+  d.dtype = static_cast<DataType>(dtype);
+  d.redop = static_cast<ReduceOp>(redop);
+  d.algo = static_cast<Algo>(algo);
+  d.root = info[4].ToNumber().Int32Value();
+  d.peer = info[5].ToNumber().Int32Value();
+  d.tag = info[6].ToNumber().Uint32Value();
+  d.count = static_cast<uint64_t>(info[7].ToNumber().Int64Value());
+  void *in = nullptr, *out = nullptr;
+  size_t inBytes = 0, outBytes = 0;
+  if (!viewOf(env, info[8], &in, &inBytes, "input buffer") || !viewOf(env, info[9], &out, &outBytes, "output buffer")) {
+    return env.Undefined();
+  }
+  d.timeoutMs = info[10].ToNumber().Int64Value();
+  // last line of defence: TS validated already
+  const size_t es = dtypeSize(d.dtype);
+  const int P = comm_->size();
+  size_t needIn = 0, needOut = 0;
+  switch (d.op) {
+    case OpType::kAllReduce: case OpType::kBroadcast: case OpType::kReduce: needIn = needOut = d.count * es; break;
+    case OpType::kAllGather: needIn = d.count * es; needOut = d.count * es * P; break;
+    case OpType::kReduceScatter: needIn = d.count * es * P; needOut = d.count * es; break;
+    case OpType::kSend: needIn = d.count * es; break;
+    case OpType::kRecv: needOut = d.count * es; break;
+    case OpType::kBarrier: break;
+  }
+  if (inBytes < needIn || outBytes < needOut) {
+    throwInvalid(env, strprintf("%s: buffer too small (%zu/%zu bytes, need %zu/%zu)", opTypeName(d.op), inBytes,
+                                outBytes, needIn, needOut));
+    return env.Undefined();
+  }
+  d.in = in;
+  d.out = out;
+  if (d.op == OpType::kSend || d.op == OpType::kRecv) work->seq = ++p2pSeq_;
+  else work->seq = ++collSeq_;
+  Napi::Object inObj = info[8].IsObject() ? info[8].As<Napi::Object>() : Napi::Object();
+  Napi::Object outObj = info[9].IsObject() ? info[9].As<Napi::Object>() : Napi::Object();
+  Napi::Value promise = track(env, work, inObj, outObj);
+  return promise;
+}
+
+Napi::Value CommunicatorBinding::JS_abort(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!comm_) return env.Undefined();
+  std::string code = info.Length() > 0 ? info[0].ToString().Utf8Value() : "ERR_RINGTREE_ABORTED";
+  std::string msg = info.Length() > 1 ? info[1].ToString().Utf8Value() : "aborted";
+  ErrorCode c = ErrorCode::kAborted;
+  for (int i = 1; i <= static_cast<int>(ErrorCode::kInternal); i++) {
+    if (code == errorCodeName(static_cast<ErrorCode>(i))) c = static_cast<ErrorCode>(i);
+  }
+  comm_->abort(c, msg);
+  return env.Undefined();
+}
+
+Napi::Value CommunicatorBinding::JS_dropConnections(const Napi::CallbackInfo& info) {
+  if (comm_) comm_->dropConnections();
+  return info.Env().Undefined();
+}
+
+// close(): waits for queued work (callers abort first if they must not wait), joins the thread.
+Napi::Value CommunicatorBinding::JS_close(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (comm_ && !closed_) {
+    closed_ = true;
+    comm_->shutdown();
+  }
+  return env.Undefined();
+}
+
+Napi::Value CommunicatorBinding::JS_stats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  if (!comm_) return o;
+  CommStats s = comm_->stats();
+  o.Set("ops", Napi::Number::New(env, static_cast<double>(s.ops)));
+  o.Set("bytesSent", Napi::Number::New(env, static_cast<double>(s.bytesSent)));
+  o.Set("bytesReceived", Napi::Number::New(env, static_cast<double>(s.bytesReceived)));
+  o.Set("busyMs", Napi::Number::New(env, s.busyMs));
+  o.Set("transports", Napi::String::New(env, s.transports));
+  return o;
+}
+
+Napi::Value CommunicatorBinding::JS_flight(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  if (!comm_) return o;
+  FlightRecord f = comm_->flight();
+  o.Set("busy", Napi::Boolean::New(env, f.busy));
+  o.Set("seq", Napi::Number::New(env, static_cast<double>(f.seq)));
+  o.Set("op", Napi::String::New(env, f.op));
+  o.Set("runningMs", Napi::Number::New(env, f.runningMs));
+  o.Set("lastCompletedSeq", Napi::Number::New(env, static_cast<double>(f.lastCompletedSeq)));
+  o.Set("lastCompletedOp",
+        Napi::String::New(env, f.lastCompletedOp < 0 ? "" : opTypeName(static_cast<OpType>(f.lastCompletedOp))));
+  o.Set("queued", Napi::Number::New(env, static_cast<double>(f.queued)));
+  o.Set("failed", Napi::Boolean::New(env, comm_->failed()));
+  return o;
+}
+
+Napi::Value CommunicatorBinding::JS_pending(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(pending_.size()));
+}
+
+void TeardownAll() {
+  auto live = liveBindings();
+  for (auto* b : live) b->Teardown();
+}
+
+}  // namespace ringtree::binding

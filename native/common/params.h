@@ -1,0 +1,25 @@
+// Every RINGTREE_* tunable of the native runtime, in one place.
+#pragma once
+
+#include "common/param.h"
+
+namespace ringtree {
+// Bytes of each shared-memory ring (one per peer, channel and direction). Power of two.
+RINGTREE_PARAM(ShmRingBytes, "SHM_RING_BYTES", 4 << 20)
+// Largest piece the shm producer copies before publishing (keeps the consumer pipelined).
+RINGTREE_PARAM(ShmChunkBytes, "SHM_CHUNK_BYTES", 256 << 10)
+// 1 disables shared memory between ranks of one host (TCP everywhere).
+RINGTREE_PARAM(ShmDisable, "SHM_DISABLE", 0)
+// Spin iterations (with a pause instruction) before a waiting rank sleeps.
+RINGTREE_PARAM(SpinCount, "SPIN_COUNT", 2000)
+// Bytes of the TCP receive staging buffer used by receive-and-reduce.
+RINGTREE_PARAM(TcpStagingBytes, "TCP_STAGING_BYTES", 512 << 10)
+// Socket buffer sizes (SO_SNDBUF/SO_RCVBUF), 0 keeps the kernel's autotuning.
+RINGTREE_PARAM(TcpSocketBuffer, "TCP_SOCKET_BUFFER", 4 << 20)
+// Ring all-reduce pipelines a message in segments of at most this many bytes per rank-chunk.
+RINGTREE_PARAM(RingSegmentBytes, "RING_SEGMENT_BYTES", 64 << 20)
+// Messages up to this size use the tree all-reduce under algorithm 'auto'.
+RINGTREE_PARAM(TreeThresholdBytes, "TREE_THRESHOLD_BYTES", 64 << 10)
+// How often (ms) a waiting rank checks peers' liveness, deadlines and aborts.
+RINGTREE_PARAM(WaitSliceMs, "WAIT_SLICE_MS", 10)
+}  // namespace ringtree

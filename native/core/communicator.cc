@@ -1,0 +1,641 @@
+#include "core/communicator.h"
+
+#include <errno.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+
+#include "algorithm/collectives.h"
+#include "common/logging.h"
+#include "common/params.h"
+#include "core/executor.h"
+#include "transport/socket.h"
+
+namespace ringtree {
+
+double nowUs() {
+  return std::chrono::duration<double, std::micro>(Clock::now().time_since_epoch()).count();
+}
+
+namespace {
+
+constexpr uint32_t kHelloMagic = 0x31485452;  // "RTH1"
+constexpr uint32_t kProtocolVersion = 1;
+
+struct Hello {
+  uint32_t magic;
+  uint32_t version;
+  uint64_t jobHash;
+  int32_t fromRank;
+  int32_t toRank;
+  int32_t channel;
+  int32_t worldSize;
+  uint8_t nonce[32];
+};
+struct Challenge {
+  uint32_t magic;
+  uint32_t status;
+  uint8_t nonce[32];
+  uint8_t mac[32];
+};
+
+uint64_t fnv1a(const std::string& s) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+void randomBytes(uint8_t* p, size_t n) {
+  size_t got = 0;
+  while (got < n) {
+    ssize_t k = getrandom(p + got, n - got, 0);
+    if (k < 0) {
+      if (errno == EINTR) continue;
+      throw Error(ErrorCode::kSystem, strprintf("getrandom: %s", strerror(errno)));
+    }
+    got += static_cast<size_t>(k);
+  }
+}
+
+// HMAC-SHA256(secret, label || hello || nonce)
+void mac(const std::string& secret, const char* label, const Hello& hello, const uint8_t* nonce, uint8_t out[32]) {
+  std::string msg(label);
+  msg.append(reinterpret_cast<const char*>(&hello), sizeof(hello));
+  msg.append(reinterpret_cast<const char*>(nonce), 32);
+  unsigned int len = 32;
+  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()), reinterpret_cast<const unsigned char*>(msg.data()),
+       msg.size(), out, &len);
+}
+
+bool macEqual(const uint8_t* a, const uint8_t* b) {
+  uint8_t d = 0;
+  for (int i = 0; i < 32; i++) d |= a[i] ^ b[i];
+  return d == 0;
+}
+
+std::string sanitize(const std::string& s) {
+  std::string out;
+  for (char c : s) out.push_back(isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ? c : '_');
+  if (out.size() > 40) out.resize(40);
+  return out;
+}
+
+}  // namespace
+
+Communicator::Communicator(CommOptions opts) : opts_(std::move(opts)) {
+  if (opts_.size < 1 || opts_.rank < 0 || opts_.rank >= opts_.size) {
+    throw Error(ErrorCode::kInvalidArgument, strprintf("invalid rank %d for world size %d", opts_.rank, opts_.size));
+  }
+  pairs_.resize(opts_.size);
+  if (opts_.size > 1) listenFd_ = tcpListen(opts_.bindHost, 0, &port_);
+  wakeFd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  thread_ = std::thread([this] { loop(); });
+}
+
+Communicator::~Communicator() {
+  if (thread_.joinable()) {
+    abort(ErrorCode::kAborted, "the communicator was destroyed");
+    shutdown();
+  }
+  for (auto& p : pairs_) {
+    if (!p) continue;
+    for (int& fd : p->fds) closeFd(fd);
+  }
+  closeFd(listenFd_);
+  closeFd(wakeFd_);
+}
+
+void Communicator::enqueue(std::shared_ptr<Work> work) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    queue_.push_back(std::move(work));
+  }
+  cv_.notify_one();
+}
+
+void Communicator::loop() {
+  pthread_setname_np(pthread_self(), "ringtree-prog");
+  for (;;) {
+    std::shared_ptr<Work> w;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [&] { return !queue_.empty() || stopping_; });
+      if (queue_.empty()) return;
+      w = queue_.front();
+      queue_.pop_front();
+      current_ = w;
+    }
+    execute(*w);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      current_.reset();
+      if (!w->isConnect) {
+        stats_.ops++;
+        stats_.busyMs += (w->endUs - w->startUs) / 1000.0;
+        lastCompletedSeq_ = w->seq;
+        lastCompletedOp_ = static_cast<int64_t>(w->desc.op);
+      }
+      uint64_t sent = 0, recvd = 0;
+      for (auto& p : pairs_) {
+        if (!p) continue;
+        for (int c = 0; c < kNumChannels; c++) {
+          if (p->send[c]) sent += p->send[c]->bytesMoved;
+          if (p->recv[c]) recvd += p->recv[c]->bytesMoved;
+        }
+      }
+      stats_.bytesSent = sent;
+      stats_.bytesReceived = recvd;
+    }
+    if (w->onDone) w->onDone(*w);
+  }
+}
+
+void Communicator::execute(Work& w) {
+  w.startUs = nowUs();
+  if (failed_.load()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    w.ok = false;
+    w.code = failCode_;
+    w.errPeer = failPeer_;
+    w.message = failMessage_;
+    w.endUs = nowUs();
+    return;
+  }
+  try {
+    if (w.isConnect) {
+      connectAll(w.peers, w.desc.timeoutMs);
+    } else {
+      if (opts_.injectDelayMs > 0) std::this_thread::sleep_for(std::chrono::milliseconds(opts_.injectDelayMs));
+      runOp(w);
+    }
+  } catch (const Error& e) {
+    w.ok = false;
+    w.code = e.code();
+    w.errPeer = e.peer();
+    w.message = e.message();
+  } catch (const std::exception& e) {
+    w.ok = false;
+    w.code = ErrorCode::kInternal;
+    w.message = e.what();
+  }
+  if (!w.ok) {
+    if (w.code == ErrorCode::kInvalidArgument) {
+      // caught before any byte moved: local to this op, not sticky
+    } else {
+      if (abortFlag_.load() && failed_.load()) {
+        std::lock_guard<std::mutex> lock(mu_);
+        w.code = failCode_;
+        w.message = failMessage_;
+        w.errPeer = failPeer_;
+      }
+      fail(w.code, w.message, w.errPeer);
+    }
+  }
+  w.endUs = nowUs();
+}
+
+void Communicator::fail(ErrorCode code, const std::string& message, int peer) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!failed_.load()) {
+      failCode_ = code;
+      failMessage_ = message;
+      failPeer_ = peer;
+      failed_.store(true);
+      RINGTREE_INFO(kLogColl, "rank %d: communicator failed: %s", opts_.rank, message.c_str());
+    }
+  }
+  closeLinks();
+}
+
+void Communicator::closeLinks() {
+  // shutdown() (not close()) so that a concurrent user of the fd sees an error instead of a reused fd
+  for (auto& p : pairs_) {
+    if (!p) continue;
+    for (int fd : p->fds) {
+      if (fd >= 0) ::shutdown(fd, SHUT_RDWR);
+    }
+    if (p->peerHeader) ringBell(p->peerHeader);
+  }
+  if (ownSegment_ && ownSegment_->mapped()) {
+    ownSegment_->header()->dead.store(1, std::memory_order_release);
+    ringBell(ownSegment_->header());
+  }
+}
+
+void Communicator::abort(ErrorCode code, const std::string& why) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!failed_.load()) {
+      failCode_ = code;
+      failMessage_ = why;
+      failPeer_ = -1;
+      failed_.store(true);
+    }
+  }
+  abortFlag_.store(true);
+  closeLinks();
+  if (wakeFd_ >= 0) {
+    uint64_t one = 1;
+    ssize_t ignored = write(wakeFd_, &one, sizeof(one));
+    (void)ignored;
+  }
+}
+
+void Communicator::dropConnections() {
+  for (auto& p : pairs_) {
+    if (!p) continue;
+    for (int fd : p->fds) {
+      if (fd >= 0) ::shutdown(fd, SHUT_RDWR);
+    }
+  }
+}
+
+void Communicator::shutdown() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!failed_.load()) {
+      failed_.store(true);
+      failCode_ = ErrorCode::kAborted;
+      failMessage_ = "the communicator was destroyed";
+    }
+  }
+  if (!linksClosed_) {
+    linksClosed_ = true;
+    closeLinks();
+  }
+}
+
+CommStats Communicator::stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  CommStats s = stats_;
+  int nShm = 0, nTcp = 0;
+  if (connected_) {
+    for (auto& p : pairs_) {
+      if (!p) continue;
+      (p->shm ? nShm : nTcp)++;
+    }
+  }
+  s.transports = strprintf("shm:%d,tcp:%d", nShm, nTcp);
+  return s;
+}
+
+FlightRecord Communicator::flight() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  FlightRecord f;
+  if (current_) {
+    f.busy = true;
+    f.seq = current_->seq;
+    const auto& d = current_->desc;
+    OpFingerprint fp{d.op, d.dtype, d.redop, d.algo, d.root, d.count, current_->seq};
+    f.op = current_->isConnect ? std::string("connect") : describeOp(fp);
+    f.runningMs = (nowUs() - current_->startUs) / 1000.0;
+  }
+  f.lastCompletedSeq = lastCompletedSeq_;
+  f.lastCompletedOp = lastCompletedOp_;
+  f.queued = queue_.size();
+  return f;
+}
+
+char* Communicator::scratch(size_t bytes) {
+  if (scratch_.size() < bytes) {
+    scratch_.clear();
+    scratch_.shrink_to_fit();
+    scratch_.resize(bytes);  // value-initialised: faulted in once here, reused afterwards
+  }
+  return scratch_.data();
+}
+
+// ------------------------------------------------------------------ connection setup
+
+void Communicator::connectAll(const std::vector<PeerInfo>& peers, int64_t timeoutMs) {
+  const int P = opts_.size, me = opts_.rank;
+  if (P == 1) {
+    connected_ = true;
+    return;
+  }
+  if (static_cast<int>(peers.size()) != P) {
+    throw Error(ErrorCode::kInvalidArgument, strprintf("peer table has %zu entries, expected %d", peers.size(), P));
+  }
+  Deadline deadline = deadlineIn(timeoutMs);
+  const uint64_t jobHash = fnv1a(opts_.jobId);
+  const bool secure = !opts_.secret.empty();
+  for (int q = 0; q < P; q++) {
+    if (q == me) continue;
+    pairs_[q] = std::make_unique<Pair>();
+    pairs_[q]->peer = q;
+    pairs_[q]->address = strprintf("%s:%d", peers[q].host.c_str(), peers[q].port);
+  }
+
+  // 1. connect to every lower rank (they accept in their phase 2), one socket per channel
+  for (int q = 0; q < me; q++) {
+    for (int c = 0; c < kNumChannels; c++) {
+      int fd = tcpConnect(peers[q].host, peers[q].port, deadline, q);
+      Hello h{};
+      h.magic = kHelloMagic;
+      h.version = kProtocolVersion;
+      h.jobHash = jobHash;
+      h.fromRank = me;
+      h.toRank = q;
+      h.channel = c;
+      h.worldSize = P;
+      randomBytes(h.nonce, sizeof(h.nonce));
+      Deadline hd = std::min(deadline, deadlineIn(10000));
+      try {
+        writeFull(fd, &h, sizeof(h), hd, q);
+        Challenge ch{};
+        readFull(fd, &ch, sizeof(ch), hd, q);
+        if (ch.magic != kHelloMagic || ch.status != 0) {
+          throw Error(ErrorCode::kPeer, strprintf("rank %d refused the connection (status %u)", q, ch.status), q);
+        }
+        uint8_t expect[32], answer[32];
+        if (secure) {
+          mac(opts_.secret, "ringtree-accept", h, ch.nonce, expect);
+          if (!macEqual(expect, ch.mac)) {
+            throw Error(ErrorCode::kPeer,
+                        strprintf("rank %d at %s failed authentication (wrong job secret?)", q,
+                                  pairs_[q]->address.c_str()),
+                        q);
+          }
+          mac(opts_.secret, "ringtree-connect", h, ch.nonce, answer);
+        } else {
+          std::memset(answer, 0, sizeof(answer));
+        }
+        writeFull(fd, answer, sizeof(answer), hd, q);
+        char ack = 0;
+        readFull(fd, &ack, 1, hd, q);
+        if (ack != 'K') throw Error(ErrorCode::kPeer, strprintf("rank %d refused the connection", q), q);
+      } catch (const Error& e) {
+        close(fd);
+        if (e.code() == ErrorCode::kPeer && std::string(e.what()).find("closed the connection") != std::string::npos) {
+          throw Error(ErrorCode::kPeer,
+                      strprintf("rank %d closed the connection during the handshake (wrong job secret or job id?)", q),
+                      q);
+        }
+        throw;
+      }
+      pairs_[q]->fds[c] = fd;
+    }
+  }
+
+  // 2. accept from every higher rank; strangers and failed handshakes are refused and logged
+  int missing = (P - 1 - me) * kNumChannels;
+  while (missing > 0) {
+    std::string from;
+    int fd = tcpAccept(listenFd_, deadline, &from);
+    if (fd < 0) {
+      std::string who;
+      for (int q = me + 1; q < P; q++) {
+        if (pairs_[q]->fds[0] < 0 || pairs_[q]->fds[1] < 0) who += (who.empty() ? "" : ", ") + std::to_string(q);
+      }
+      throw Error(ErrorCode::kTimeout, strprintf("timed out waiting for rank(s) %s to connect", who.c_str()));
+    }
+    Deadline hd = std::min(deadline, deadlineIn(5000));
+    std::string reason;
+    try {
+      Hello h{};
+      readFull(fd, &h, sizeof(h), hd, -1);
+      if (h.magic != kHelloMagic) reason = "not a ringtree connection";
+      else if (h.version != kProtocolVersion) reason = strprintf("protocol version %u, expected %u", h.version, kProtocolVersion);
+      else if (h.jobHash != jobHash) reason = "belongs to another job";
+      else if (h.worldSize != P || h.toRank != me) reason = "wrong world size or rank";
+      else if (h.fromRank <= me || h.fromRank >= P || h.channel < 0 || h.channel >= kNumChannels) reason = "bad rank/channel";
+      else if (pairs_[h.fromRank]->fds[h.channel] >= 0) reason = "duplicate connection";
+      if (reason.empty()) {
+        Challenge ch{};
+        ch.magic = kHelloMagic;
+        ch.status = 0;
+        randomBytes(ch.nonce, sizeof(ch.nonce));
+        if (secure) mac(opts_.secret, "ringtree-accept", h, ch.nonce, ch.mac);
+        writeFull(fd, &ch, sizeof(ch), hd, h.fromRank);
+        uint8_t answer[32];
+        readFull(fd, answer, sizeof(answer), hd, h.fromRank);
+        uint8_t expect[32];
+        if (secure) {
+          mac(opts_.secret, "ringtree-connect", h, ch.nonce, expect);
+          if (!macEqual(expect, answer)) reason = "authentication failed (wrong or missing job secret)";
+        }
+        if (reason.empty()) {
+          char ack = 'K';
+          writeFull(fd, &ack, 1, hd, h.fromRank);
+          pairs_[h.fromRank]->fds[h.channel] = fd;
+          missing--;
+          continue;
+        }
+      }
+    } catch (const Error& e) {
+      reason = e.message();
+    }
+    RINGTREE_WARN("rank %d refused connection from %s: %s", me, from.c_str(), reason.c_str());
+    close(fd);
+  }
+
+  // 3. streams: shared memory for same-host peers, TCP otherwise
+  std::vector<int> localPeers;
+  for (int q = 0; q < P; q++) {
+    if (q == me) continue;
+    if (!paramShmDisable() && peers[q].hostId == peers[me].hostId && !peers[me].hostId.empty()) localPeers.push_back(q);
+  }
+  for (int q = 0; q < P; q++) {
+    if (q == me) continue;
+    for (int c = 0; c < kNumChannels; c++) {
+      tuneDataSocket(pairs_[q]->fds[c]);
+      setNonBlocking(pairs_[q]->fds[c], true);
+    }
+  }
+  if (!localPeers.empty()) setupShm(peers, localPeers, deadline);
+  for (int q = 0; q < P; q++) {
+    if (q == me || pairs_[q]->shm) continue;
+    for (int c = 0; c < kNumChannels; c++) {
+      pairs_[q]->send[c] = std::make_unique<TcpStream>(pairs_[q]->fds[c], q, 0);
+      pairs_[q]->recv[c] = std::make_unique<TcpStream>(pairs_[q]->fds[c], q, static_cast<size_t>(paramTcpStagingBytes()));
+    }
+  }
+  closeFd(listenFd_);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    connected_ = true;
+  }
+  RINGTREE_INFO(kLogInit, "rank %d connected: %zu shm peers, %zu tcp peers", me, localPeers.size(),
+                static_cast<size_t>(P - 1) - localPeers.size());
+}
+
+void Communicator::setupShm(const std::vector<PeerInfo>& peers, const std::vector<int>& localPeers,
+                            Deadline deadline) {
+  const int P = opts_.size, me = opts_.rank;
+  // slot of rank y in rank x's segment: y's index among x's same-host peers
+  auto slotOf = [&](int x, int y) {
+    uint32_t s = 0;
+    for (int q = 0; q < P; q++) {
+      if (q == x || peers[q].hostId != peers[x].hostId) continue;
+      if (q == y) return s;
+      s++;
+    }
+    return s;
+  };
+  uint64_t ring = static_cast<uint64_t>(paramShmRingBytes());
+  uint64_t pow2 = 4096;
+  while (pow2 < ring) pow2 <<= 1;
+  ring = pow2;
+  std::string name = strprintf("/ringtree-%s-r%d-%d", sanitize(opts_.jobId).c_str(), me, static_cast<int>(getpid()));
+  ownSegment_ = std::make_unique<ShmSegment>();
+  ownSegment_->create(name, static_cast<uint32_t>(localPeers.size()), kNumChannels, ring);
+  // exchange names over the control sockets
+  for (int q : localPeers) {
+    Pair& p = *pairs_[q];
+    uint32_t len = static_cast<uint32_t>(name.size());
+    writeFull(p.fds[0], &len, sizeof(len), deadline, q);
+    writeFull(p.fds[0], name.data(), len, deadline, q);
+  }
+  for (int q : localPeers) {
+    Pair& p = *pairs_[q];
+    uint32_t len = 0;
+    readFull(p.fds[0], &len, sizeof(len), deadline, q);
+    if (len == 0 || len > 255) throw Error(ErrorCode::kPeer, strprintf("bad shm segment name from rank %d", q), q);
+    std::string peerName(len, '\0');
+    readFull(p.fds[0], &peerName[0], len, deadline, q);
+    p.peerSegment = std::make_unique<ShmSegment>();
+    p.peerSegment->open(peerName);
+    p.peerHeader = p.peerSegment->header();
+    p.shm = true;
+    const size_t chunk = static_cast<size_t>(paramShmChunkBytes());
+    for (int c = 0; c < kNumChannels; c++) {
+      uint32_t out = slotOf(q, me), in = slotOf(me, q);
+      p.send[c] = std::make_unique<ShmSendStream>(p.peerSegment->ring(out, c), p.peerSegment->ringData(out, c),
+                                                  p.peerSegment->ringBytes(), p.peerHeader, chunk);
+      p.recv[c] = std::make_unique<ShmRecvStream>(ownSegment_->ring(in, c), ownSegment_->ringData(in, c), ring,
+                                                  p.peerHeader);
+    }
+  }
+  // everyone mapped our segment once they acknowledge: then the name can go
+  for (int q : localPeers) {
+    char ack = 'M';
+    writeFull(pairs_[q]->fds[0], &ack, 1, deadline, q);
+  }
+  for (int q : localPeers) {
+    char ack = 0;
+    readFull(pairs_[q]->fds[0], &ack, 1, deadline, q);
+    if (ack != 'M') throw Error(ErrorCode::kPeer, strprintf("rank %d failed to map shared memory", q), q);
+  }
+  ownSegment_->unlink();
+  RINGTREE_INFO(kLogShm, "rank %d: shm segment %s (%zu peers x %d channels x %llu B)", me, name.c_str(),
+                localPeers.size(), kNumChannels, static_cast<unsigned long long>(ring));
+}
+
+// ------------------------------------------------------------------ ops
+
+void Communicator::runOp(Work& w) {
+  const OpDesc& d = w.desc;
+  const int P = opts_.size, me = opts_.rank;
+  const size_t es = dtypeSize(d.dtype);
+  const size_t bytes = d.count * es;
+  const char* in = static_cast<const char*>(d.in);
+  char* out = static_cast<char*>(d.out);
+  OpFingerprint fp{d.op, d.dtype, d.redop, Algo::kAuto, d.root, d.count, w.seq};
+  Deadline deadline = deadlineIn(d.timeoutMs);
+  if (P > 1 && !connected_) throw Error(ErrorCode::kInternal, "communicator is not connected");
+
+  switch (d.op) {
+    case OpType::kAllReduce: {
+      if (P == 1) {
+        if (out != in && bytes) std::memmove(out, in, bytes);
+        return;
+      }
+      Algo a = d.algo == Algo::kAuto ? selectAllReduce(bytes, P) : d.algo;
+      fp.algo = a;
+      w.algoUsed = a;
+      Executor ex(*this, fp, deadline);
+      if (a == Algo::kTree) allReduceTree(ex, me, P, in, out, d.count, es);
+      else if (a == Algo::kRhd) allReduceRhd(ex, me, P, in, out, d.count, es);
+      else allReduceRing(ex, me, P, in, out, d.count, es);
+      ex.run();
+      return;
+    }
+    case OpType::kBroadcast: {
+      if (P == 1) return;
+      Algo a = d.algo == Algo::kAuto || d.algo == Algo::kRhd ? selectBroadcast(bytes, P) : d.algo;
+      fp.algo = a;
+      w.algoUsed = a;
+      Executor ex(*this, fp, deadline);
+      if (a == Algo::kRing) broadcastChain(ex, me, P, d.root, out, bytes);
+      else broadcastTree(ex, me, P, d.root, out, bytes);
+      ex.run();
+      return;
+    }
+    case OpType::kReduce: {
+      if (P == 1) return;
+      fp.algo = Algo::kTree;
+      w.algoUsed = Algo::kTree;
+      char* tmp = scratch(bytes);
+      Executor ex(*this, fp, deadline);
+      reduceTree(ex, me, P, d.root, out, tmp, d.count, es);
+      ex.run();
+      return;
+    }
+    case OpType::kAllGather: {
+      if (P == 1) {
+        if (out != in && bytes) std::memmove(out, in, bytes);
+        return;
+      }
+      fp.algo = Algo::kRing;
+      w.algoUsed = Algo::kRing;
+      Executor ex(*this, fp, deadline);
+      allGatherRing(ex, me, P, in, out, d.count, es);
+      ex.run();
+      return;
+    }
+    case OpType::kReduceScatter: {
+      if (P == 1) {
+        if (out != in && bytes) std::memmove(out, in, bytes);
+        return;
+      }
+      fp.algo = Algo::kRing;
+      w.algoUsed = Algo::kRing;
+      char* tmp = scratch(bytes * static_cast<size_t>(P));
+      Executor ex(*this, fp, deadline);
+      reduceScatterRing(ex, me, P, in, out, tmp, d.count, es);
+      ex.run();
+      return;
+    }
+    case OpType::kBarrier: {
+      if (P == 1) return;
+      fp.algo = Algo::kTree;
+      fp.count = 0;
+      Executor ex(*this, fp, deadline);
+      allReduceTree(ex, me, P, nullptr, nullptr, 0, 1);
+      ex.run();
+      return;
+    }
+    case OpType::kSend:
+    case OpType::kRecv: {
+      if (d.peer < 0 || d.peer >= P || d.peer == me) {
+        throw Error(ErrorCode::kInvalidArgument, strprintf("invalid peer %d", d.peer));
+      }
+      Executor ex(*this, fp, deadline);
+      Req* r = d.op == OpType::kSend ? ex.send(d.peer, in, bytes, nullptr, kChannelP2P)
+                                     : ex.recv(d.peer, out, bytes, nullptr, kChannelP2P);
+      ex.setTag(r, d.tag);
+      ex.run();
+      return;
+    }
+  }
+}
+
+}  // namespace ringtree

@@ -1,0 +1,406 @@
+#include "core/executor.h"
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "common/error.h"
+#include "common/logging.h"
+#include "common/params.h"
+#include "core/communicator.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define RINGTREE_CPU_RELAX() _mm_pause()
+#else
+#define RINGTREE_CPU_RELAX() \
+  do {                       \
+  } while (0)
+#endif
+
+namespace ringtree {
+
+namespace {
+constexpr size_t kHdr = sizeof(MsgHeader);
+const char kZeros[8] = {0};
+}  // namespace
+
+std::string describeOp(const OpFingerprint& f) {
+  switch (f.op) {
+    case OpType::kAllReduce:
+      return strprintf("allReduce(%s x %llu, %s, %s)", dtypeName(f.dtype), static_cast<unsigned long long>(f.count),
+                       reduceOpName(f.redop), algoName(f.algo));
+    case OpType::kReduce:
+      return strprintf("reduce(%s x %llu, %s, root %d)", dtypeName(f.dtype), static_cast<unsigned long long>(f.count),
+                       reduceOpName(f.redop), f.root);
+    case OpType::kBroadcast:
+      return strprintf("broadcast(%s x %llu, root %d, %s)", dtypeName(f.dtype),
+                       static_cast<unsigned long long>(f.count), f.root, algoName(f.algo));
+    case OpType::kAllGather:
+      return strprintf("allGather(%s x %llu per rank)", dtypeName(f.dtype), static_cast<unsigned long long>(f.count));
+    case OpType::kReduceScatter:
+      return strprintf("reduceScatter(%s x %llu per rank, %s)", dtypeName(f.dtype),
+                       static_cast<unsigned long long>(f.count), reduceOpName(f.redop));
+    case OpType::kBarrier:
+      return "barrier()";
+    case OpType::kSend:
+      return strprintf("send(%s x %llu)", dtypeName(f.dtype), static_cast<unsigned long long>(f.count));
+    case OpType::kRecv:
+      return strprintf("recv(%s x %llu)", dtypeName(f.dtype), static_cast<unsigned long long>(f.count));
+  }
+  return "?";
+}
+
+Executor::Executor(Communicator& comm, const OpFingerprint& fp, Deadline deadline)
+    : comm_(comm), fp_(fp), deadline_(deadline) {}
+
+static void fillHeader(MsgHeader& h, const OpFingerprint& fp, int channel, int src, uint32_t step, size_t bytes) {
+  std::memset(&h, 0, sizeof(h));
+  h.magic = kMsgMagic;
+  h.kind = static_cast<uint8_t>(channel == kChannelP2P ? 1 : 0);
+  h.op = static_cast<uint8_t>(fp.op);
+  h.dtype = static_cast<uint8_t>(fp.dtype);
+  h.redop = static_cast<uint8_t>(fp.redop);
+  h.algo = static_cast<uint8_t>(fp.algo);
+  h.root = fp.root;
+  h.srcRank = static_cast<uint32_t>(src);
+  h.step = step;
+  h.seq = fp.seq;
+  h.count = fp.count;
+  h.bytes = bytes;
+}
+
+Req* Executor::send(int peer, const void* src, size_t bytes, const Req* dep, int channel) {
+  reqs_.emplace_back();
+  Req& r = reqs_.back();
+  r.isSend = true;
+  r.peer = peer;
+  r.channel = channel;
+  r.src = static_cast<const char*>(src);
+  r.bytes = bytes;
+  r.pad = (8 - bytes % 8) % 8;
+  r.dep = dep;
+  fillHeader(r.hdr, fp_, channel, comm_.rank(), step_++, bytes);
+  return &r;
+}
+
+Req* Executor::recv(int peer, void* dst, size_t bytes, const Req* dep, int channel) {
+  reqs_.emplace_back();
+  Req& r = reqs_.back();
+  r.isSend = false;
+  r.peer = peer;
+  r.channel = channel;
+  r.dst = static_cast<char*>(dst);
+  r.bytes = bytes;
+  r.pad = (8 - bytes % 8) % 8;
+  r.dep = dep;
+  fillHeader(r.hdr, fp_, channel, peer, step_++, bytes);
+  return &r;
+}
+
+Req* Executor::recvReduce(int peer, void* dst, const void* local, size_t bytes, const Req* dep, bool avgFinal) {
+  Req* r = recv(peer, dst, bytes, dep, kChannelColl);
+  r->reduce = true;
+  r->local = static_cast<const char*>(local);
+  r->fn = reduceFunction(fp_.dtype, fp_.redop);
+  r->dtype = fp_.dtype;
+  r->esize = dtypeSize(fp_.dtype);
+  r->avgFinal = avgFinal && fp_.redop == ReduceOp::kAvg;
+  r->avgDivisor = comm_.size();
+  return r;
+}
+
+// ------------------------------------------------------------------ progress
+
+static size_t depLimit(const Req& r) {
+  if (!r.dep) return r.bytes;
+  if (r.depWhole) return r.dep->complete ? r.bytes : 0;
+  return std::min(r.dep->done, r.bytes);
+}
+
+bool Executor::progressSend(Req& r) {
+  Stream& s = *comm_.pair(r.peer).send[r.channel];
+  bool progressed = false;
+  while (r.hdrDone < kHdr) {
+    size_t k = s.write(reinterpret_cast<const char*>(&r.hdr) + r.hdrDone, kHdr - r.hdrDone);
+    if (k == 0) return progressed;
+    r.hdrDone += k;
+    progressed = true;
+  }
+  size_t limit = depLimit(r);
+  while (r.done < limit) {
+    size_t k = s.write(r.src + r.done, limit - r.done);
+    if (k == 0) return progressed;
+    r.done += k;
+    progressed = true;
+  }
+  if (r.done < r.bytes) return progressed;
+  while (r.padDone < r.pad) {
+    size_t k = s.write(kZeros, r.pad - r.padDone);
+    if (k == 0) return progressed;
+    r.padDone += k;
+    progressed = true;
+  }
+  r.complete = true;
+  return true;
+}
+
+void Executor::checkHeader(Req& r) {
+  const MsgHeader& g = r.got;
+  const MsgHeader& e = r.hdr;
+  if (g.magic != kMsgMagic) {
+    throw Error(ErrorCode::kInternal,
+                strprintf("corrupt stream from rank %d (bad message magic 0x%08x)", r.peer, g.magic), r.peer);
+  }
+  if (r.channel == kChannelP2P) return;  // tags/sizes are matched by progressRecv
+  bool same = g.kind == e.kind && g.op == e.op && g.dtype == e.dtype && g.seq == e.seq && g.count == e.count &&
+              (g.redop == e.redop || (e.op != static_cast<uint8_t>(OpType::kAllReduce) &&
+                                      e.op != static_cast<uint8_t>(OpType::kReduce) &&
+                                      e.op != static_cast<uint8_t>(OpType::kReduceScatter))) &&
+              g.root == e.root && g.algo == e.algo && g.bytes == e.bytes;
+  if (!same) {
+    OpFingerprint theirs{static_cast<OpType>(g.op), static_cast<DataType>(g.dtype), static_cast<ReduceOp>(g.redop),
+                         static_cast<Algo>(g.algo), g.root, g.count, g.seq};
+    throw Error(ErrorCode::kMismatch,
+                strprintf("ranks issued different collectives: rank %d issued %s as op #%llu, but rank %d issued %s as "
+                          "op #%llu (every rank must issue the same collectives in the same order)",
+                          comm_.rank(), describeOp(fp_).c_str(), static_cast<unsigned long long>(fp_.seq), r.peer,
+                          describeOp(theirs).c_str(), static_cast<unsigned long long>(g.seq)),
+                r.peer);
+  }
+}
+
+bool Executor::takeFromStash(Req& r) {
+  auto& stash = comm_.pair(r.peer).stash;
+  for (auto it = stash.begin(); it != stash.end(); ++it) {
+    if (it->tag != r.hdr.tag) continue;
+    if (it->bytes != r.bytes) {
+      throw Error(ErrorCode::kMismatch,
+                  strprintf("recv from rank %d with tag %u expects %zu bytes, but the message sent has %llu bytes",
+                            r.peer, r.hdr.tag, r.bytes, static_cast<unsigned long long>(it->bytes)),
+                  r.peer);
+    }
+    if (r.bytes) std::memcpy(r.dst, it->data.data(), r.bytes);
+    stash.erase(it);
+    r.done = r.bytes;
+    r.complete = true;
+    return true;
+  }
+  return false;
+}
+
+bool Executor::progressRecv(Req& r) {
+  Pair& p = comm_.pair(r.peer);
+  Stream& s = *p.recv[r.channel];
+  bool progressed = false;
+  if (r.channel == kChannelP2P && r.hdrDone == 0 && !r.stashing && takeFromStash(r)) return true;
+  for (;;) {
+    while (r.hdrDone < kHdr) {
+      size_t k = s.read(reinterpret_cast<char*>(&r.got) + r.hdrDone, kHdr - r.hdrDone);
+      if (k == 0) return progressed;
+      r.hdrDone += k;
+      progressed = true;
+    }
+    if (!r.hdrChecked) {
+      checkHeader(r);
+      if (r.channel == kChannelP2P && r.got.tag != r.hdr.tag) {
+        r.stashing = true;
+        r.stashBuf.assign(r.got.bytes + (8 - r.got.bytes % 8) % 8, 0);
+        r.stashDone = 0;
+      } else if (r.channel == kChannelP2P && r.got.bytes != r.bytes) {
+        throw Error(ErrorCode::kMismatch,
+                    strprintf("recv from rank %d with tag %u expects %zu bytes, but the message sent has %llu bytes",
+                              r.peer, r.hdr.tag, r.bytes, static_cast<unsigned long long>(r.got.bytes)),
+                    r.peer);
+      }
+      r.hdrChecked = true;
+    }
+    if (!r.stashing) break;
+    // read a message for another tag into the stash, then look for the next header
+    while (r.stashDone < r.stashBuf.size()) {
+      size_t k = s.read(r.stashBuf.data() + r.stashDone, r.stashBuf.size() - r.stashDone);
+      if (k == 0) return progressed;
+      r.stashDone += k;
+      progressed = true;
+    }
+    StashedMessage m;
+    m.tag = r.got.tag;
+    m.bytes = r.got.bytes;
+    m.dtype = r.got.dtype;
+    r.stashBuf.resize(r.got.bytes);
+    m.data = std::move(r.stashBuf);
+    p.stash.push_back(std::move(m));
+    r.stashing = false;
+    r.hdrDone = 0;
+    r.hdrChecked = false;
+  }
+
+  size_t limit = depLimit(r);
+  if (!r.reduce) {
+    while (r.done < limit) {
+      size_t k = s.read(r.dst + r.done, limit - r.done);
+      if (k == 0) return progressed;
+      r.done += k;
+      progressed = true;
+    }
+  } else {
+    if (limit < r.bytes) limit -= limit % r.esize;
+    while (r.done < limit) {
+      const void* in = nullptr;
+      size_t avail = s.peek(&in, r.esize);
+      size_t n = std::min(avail, limit - r.done);
+      n -= n % r.esize;
+      if (n == 0) return progressed;
+      size_t elems = n / r.esize;
+      r.fn(r.dst + r.done, r.local + r.done, in, elems);
+      if (r.avgFinal) finalizeAvg(r.dtype, r.dst + r.done, elems, r.avgDivisor);
+      s.consume(n);
+      r.done += n;
+      progressed = true;
+    }
+  }
+  if (r.done < r.bytes) return progressed;
+  char sink[8];
+  while (r.padDone < r.pad) {
+    size_t k = s.read(sink, r.pad - r.padDone);
+    if (k == 0) return progressed;
+    r.padDone += k;
+    progressed = true;
+  }
+  r.complete = true;
+  return true;
+}
+
+bool Executor::progress(Req& r) { return r.isSend ? progressSend(r) : progressRecv(r); }
+
+// ------------------------------------------------------------------ run loop
+
+void Executor::checkHealth() {
+  // Same-host peers: their TCP control socket reports EOF/RST when the process is gone, and the
+  // dead flag in their segment is set when they abort. TCP peers fail in read/write directly.
+  for (int peer : activePeers_) {
+    Pair& p = comm_.pair(peer);
+    if (p.peerHeader && p.peerHeader->dead.load(std::memory_order_acquire)) {
+      throw Error(ErrorCode::kPeer, strprintf("rank %d aborted its communicator", peer), peer);
+    }
+    if (p.shm && p.fds[0] >= 0) {
+      pollfd pf{p.fds[0], POLLIN | POLLRDHUP, 0};
+      if (poll(&pf, 1, 0) == 1 && (pf.revents & (POLLIN | POLLRDHUP | POLLHUP | POLLERR))) {
+        throw Error(ErrorCode::kPeer, strprintf("rank %d closed the connection (it exited, crashed or aborted)", peer),
+                    peer);
+      }
+    }
+  }
+}
+
+void Executor::run() {
+  const int P = comm_.size();
+  // one FIFO per (peer, channel, direction)
+  std::vector<std::deque<Req*>> queues(static_cast<size_t>(P) * kNumChannels * 2);
+  auto qi = [&](const Req& r) {
+    return (static_cast<size_t>(r.peer) * kNumChannels + r.channel) * 2 + (r.isSend ? 1 : 0);
+  };
+  for (auto& r : reqs_) queues[qi(r)].push_back(&r);
+  std::vector<size_t> active;
+  for (size_t i = 0; i < queues.size(); i++) {
+    if (!queues[i].empty()) active.push_back(i);
+  }
+  {
+    std::vector<bool> seen(P, false);
+    for (auto& r : reqs_) {
+      if (!seen[r.peer]) {
+        seen[r.peer] = true;
+        activePeers_.push_back(r.peer);
+      }
+    }
+  }
+  const int64_t spinLimit = paramSpinCount();
+  int64_t spins = 0;
+  auto lastHealth = Clock::now();
+  const auto slice = std::chrono::milliseconds(paramWaitSliceMs());
+  bool peerGoneSeen = false;
+  while (!active.empty()) {
+    if (comm_.abortRequested()) throw Error(ErrorCode::kAborted, "the communicator was aborted");
+    bool progressed = false;
+    for (size_t a = 0; a < active.size();) {
+      auto& q = queues[active[a]];
+      while (!q.empty()) {
+        Req& r = *q.front();
+        if (progress(r)) progressed = true;
+        if (!r.complete) break;
+        q.pop_front();
+      }
+      if (q.empty()) {
+        active[a] = active.back();
+        active.pop_back();
+      } else {
+        a++;
+      }
+    }
+    if (active.empty()) break;
+    if (progressed) {
+      spins = 0;
+      continue;
+    }
+    if (++spins < spinLimit) {
+      RINGTREE_CPU_RELAX();
+      continue;
+    }
+    // Slow path: bounded waits so deadlines, aborts and dead peers are noticed in bounded time.
+    auto now = Clock::now();
+    if (now >= deadline_) {
+      throw Error(ErrorCode::kTimeout, strprintf("timed out waiting for peers (op timeout reached)"));
+    }
+    if (now - lastHealth >= slice || peerGoneSeen) {
+      lastHealth = now;
+      try {
+        checkHealth();
+      } catch (const Error&) {
+        // the peer may have written everything we need before it left: drain once more first
+        if (peerGoneSeen) throw;
+        peerGoneSeen = true;
+        spins = spinLimit;
+        continue;
+      }
+    }
+    bool anyTcp = false, anyShm = false;
+    std::vector<pollfd> pfds;
+    for (size_t idx : active) {
+      Req& r = *queues[idx].front();
+      Pair& p = comm_.pair(r.peer);
+      Stream& s = r.isSend ? *p.send[r.channel] : *p.recv[r.channel];
+      if (s.isShm()) {
+        anyShm = true;
+      } else {
+        anyTcp = true;
+        pfds.push_back(pollfd{s.fd(), static_cast<short>(r.isSend ? POLLOUT : POLLIN), 0});
+      }
+    }
+    int sliceMs = msUntil(deadline_, static_cast<int>(paramWaitSliceMs()));
+    if (anyTcp) {
+      if (comm_.wakeFd() >= 0) pfds.push_back(pollfd{comm_.wakeFd(), POLLIN, 0});
+      poll(pfds.data(), pfds.size(), anyShm ? 1 : sliceMs);
+    } else if (anyShm) {
+      SegmentHeader* own = comm_.ownHeader();
+      if (own) {
+        own->sleeping.store(1, std::memory_order_seq_cst);
+        uint32_t bell = own->bell.load(std::memory_order_seq_cst);
+        // re-check once after announcing sleep: a peer that progressed after our last pass has
+        // already bumped the bell, so futex_wait returns at once
+        bool any = false;
+        for (size_t idx : active) {
+          Req& r = *queues[idx].front();
+          if (progress(r)) any = true;
+        }
+        if (!any && !comm_.abortRequested()) futexWait(&own->bell, bell, sliceMs);
+        own->sleeping.store(0, std::memory_order_relaxed);
+      }
+    }
+    spins = spinLimit / 2;  // after a wake-up spin briefly before sleeping again
+  }
+}
+
+}  // namespace ringtree
