@@ -1,0 +1,28 @@
+import type { Bucket } from '../buckets.js';
+import type { CompressorContext, GradientCompressor, PendingReduction } from './compressor.js';
+
+/** Plain float32 all-reduce (sum), then division by the world size. */
+export class NoCompression implements GradientCompressor {
+  readonly spec = 'none';
+  constructor(private readonly ctx: CompressorContext) {}
+
+  start(_bucket: Bucket, grad: Float32Array): PendingReduction {
+    const { comm, traffic } = this.ctx;
+    const size = comm.size;
+    traffic.allReduce(grad.byteLength);
+    const done = comm.allReduce(grad, { op: 'sum' });
+    return {
+      async finish() {
+        await done;
+        if (size > 1) {
+          const inv = 1 / size;
+          for (let i = 0; i < grad.length; i++) grad[i] = grad[i]! * inv;
+        }
+      },
+    };
+  }
+
+  sharedState(): Record<string, Float32Array> { return {}; }
+  loadSharedState(): void {}
+  resetLocalState(): void {}
+}
