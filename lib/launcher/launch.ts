@@ -87,7 +87,7 @@ export const contractVariables = [
 
 /** How long ranks get to print their flight recorder after SIGUSR2 on --timeout. */
 const dumpWaitMs = 1000;
-/** Bound on waiting for output pipes held open by stray processes after the job. */
+/** How long output pipes may stay idle after every rank exited before they are closed. */
 const drainWaitMs = 2000;
 const remoteCommandTimeoutMs = 5000;
 
@@ -481,15 +481,21 @@ class Job {
     for (const rp of this.#ranks) {
       if (rp.pid !== undefined && (rp.placement.host.local || !rp.exited)) this.#signalGroup(rp.pid, 'SIGKILL');
     }
-    const outputs = Promise.all(this.#ranks.map((r) => r.output));
+    // Read the pipes to the end. Something outside the ranks' groups (a daemon that called setsid,
+    // a stuck rsh agent) could hold one open forever: give up on a pipe idle for drainWaitMs.
     let drained = false;
-    await Promise.race([outputs.then(() => (drained = true)), sleep(drainWaitMs)]);
-    if (!drained) {
-      for (const rp of this.#ranks) {
-        rp.child.stdout?.destroy();
-        rp.child.stderr?.destroy();
+    const outputs = Promise.all(this.#ranks.map((r) => r.output)).then(() => {
+      drained = true;
+    });
+    while (!drained) {
+      await Promise.race([outputs, sleep(100)]);
+      if (!drained && Date.now() - router.lastActivity > drainWaitMs) {
+        for (const rp of this.#ranks) {
+          rp.child.stdout?.destroy();
+          rp.child.stderr?.destroy();
+        }
+        await outputs;
       }
-      await outputs;
     }
     await router.close();
     await store.close();

@@ -78,11 +78,17 @@ export class OutputRouter {
   readonly #opts: OutputOptions;
   readonly #terminal: Record<StreamName, Destination>;
   readonly #files: Destination[] = [];
+  #lastActivity = Date.now();
 
   constructor(opts: OutputOptions) {
     this.#opts = opts;
     this.#terminal = { stdout: new Destination(opts.stdout), stderr: new Destination(opts.stderr) };
     if (opts.outputDir !== undefined) fs.mkdirSync(opts.outputDir, { recursive: true });
+  }
+
+  /** When a rank stream last delivered data (ms since the epoch), taken after it was written out. */
+  get lastActivity(): number {
+    return this.#lastActivity;
   }
 
   /** Path of a rank's output file under --output-dir. */
@@ -142,6 +148,7 @@ export class OutputRouter {
         if (pendingBytes >= maxLineBytes) lines.push(Buffer.concat([takePending(Buffer.alloc(0)), Buffer.from('\n')]));
       }
       emit(lines);
+      this.#lastActivity = Date.now();
     });
 
     return new Promise((resolve) => {
