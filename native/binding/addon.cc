@@ -19,6 +19,14 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     dtypeSizes.Set(ringtree::dtypeName(t), Napi::Number::New(env, static_cast<double>(ringtree::dtypeSize(t))));
   }
   exports.Set("dtypeSizes", dtypeSizes);
+  // isDetached(typedArray): true when the TypedArray's ArrayBuffer was transferred or detached
+  exports.Set("isDetached", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsTypedArray()) return Napi::Boolean::New(env, false);
+    bool detached = false;
+    napi_is_detached_arraybuffer(env, info[0].As<Napi::TypedArray>().ArrayBuffer(), &detached);
+    return Napi::Boolean::New(env, detached);
+  }));
   // Abort and join every live communicator when the environment goes away (process exit,
   // worker termination), so background threads never outlive their isolate.
   env.AddCleanupHook([] { ringtree::binding::TeardownAll(); });

@@ -277,9 +277,21 @@ void Communicator::shutdown() {
       failMessage_ = "the communicator was destroyed";
     }
   }
+  // A clean close just closes the sockets (peers see EOF once they have read what we sent) and
+  // unmaps; only failures set the dead flag (closeLinks) so peers stop waiting at once.
   if (!linksClosed_) {
     linksClosed_ = true;
-    closeLinks();
+    for (auto& p : pairs_) {
+      if (!p) continue;
+      for (int c = 0; c < kNumChannels; c++) {
+        p->send[c].reset();
+        p->recv[c].reset();
+      }
+      for (int& fd : p->fds) closeFd(fd);
+      p->peerHeader = nullptr;
+      p->peerSegment.reset();
+    }
+    ownSegment_.reset();
   }
 }
 

@@ -278,10 +278,10 @@ bool Executor::progress(Req& r) { return r.isSend ? progressSend(r) : progressRe
 
 // ------------------------------------------------------------------ run loop
 
-void Executor::checkHealth() {
+void Executor::checkHealth(const std::vector<int>& peers) {
   // Same-host peers: their TCP control socket reports EOF/RST when the process is gone, and the
   // dead flag in their segment is set when they abort. TCP peers fail in read/write directly.
-  for (int peer : activePeers_) {
+  for (int peer : peers) {
     Pair& p = comm_.pair(peer);
     if (p.peerHeader && p.peerHeader->dead.load(std::memory_order_acquire)) {
       throw Error(ErrorCode::kPeer, strprintf("rank %d aborted its communicator", peer), peer);
@@ -307,15 +307,6 @@ void Executor::run() {
   std::vector<size_t> active;
   for (size_t i = 0; i < queues.size(); i++) {
     if (!queues[i].empty()) active.push_back(i);
-  }
-  {
-    std::vector<bool> seen(P, false);
-    for (auto& r : reqs_) {
-      if (!seen[r.peer]) {
-        seen[r.peer] = true;
-        activePeers_.push_back(r.peer);
-      }
-    }
   }
   const int64_t spinLimit = paramSpinCount();
   int64_t spins = 0;
@@ -356,8 +347,14 @@ void Executor::run() {
     }
     if (now - lastHealth >= slice || peerGoneSeen) {
       lastHealth = now;
+      // only peers we still have work with: one that finished its part may already have left
+      std::vector<int> waitingOn;
+      for (size_t idx : active) {
+        int peer = queues[idx].front()->peer;
+        if (std::find(waitingOn.begin(), waitingOn.end(), peer) == waitingOn.end()) waitingOn.push_back(peer);
+      }
       try {
-        checkHealth();
+        checkHealth(waitingOn);
       } catch (const Error&) {
         // the peer may have written everything we need before it left: drain once more first
         if (peerGoneSeen) throw;

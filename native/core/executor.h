@@ -109,14 +109,13 @@ class Executor {
   void checkHeader(Req& r);
   bool takeFromStash(Req& r);
   void waitForProgress(bool& slept);
-  void checkHealth();
+  void checkHealth(const std::vector<int>& peers);
 
   Communicator& comm_;
   OpFingerprint fp_;
   Deadline deadline_;
   std::deque<Req> reqs_;
   uint32_t step_ = 0;
-  std::vector<int> activePeers_;
 };
 
 }  // namespace ringtree
