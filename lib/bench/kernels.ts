@@ -1,0 +1,251 @@
+// `ringtree bench kernels`: training-step time of a small CNN and a VGG-style CNN with pure-JS tfjs
+// (`cpu`), `ringtree-cpu` (own AVX2 GEMM, and OpenBLAS when built in) and PyTorch (when
+// `python3 -c 'import torch'` works) on the same model, batch and thread count; sgemm GFLOP/s for
+// 512^3 and the small CNN's conv-shaped GEMMs; and 2 concurrent 1-thread ranks vs one alone.
+import { spawn, spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import type * as Tf from '@tensorflow/tfjs';
+import { loadEngine, nativeKernels, setGemm, setNumThreads } from '../tfjs/index.js';
+
+export interface KernelBenchOptions {
+  /** Timed steps per engine (median reported), after warm-up steps. Default 10. */
+  iters?: number;
+  /** Intra-op threads for ringtree-cpu and PyTorch. Default 1. */
+  threads?: number;
+  /** Write the results as JSON to this file. */
+  json?: string;
+  /** Skip the pure-JS step of the VGG-style model (about a minute). Default true. */
+  skipCpuVgg?: boolean;
+  /** Skip PyTorch even when available. */
+  noTorch?: boolean;
+  /** Skip the two-rank measurement. */
+  noRanks?: boolean;
+  /** Print the table (default true). */
+  print?: boolean;
+}
+
+type ModelName = 'small-cnn' | 'vgg64';
+export interface ModelSpec { name: ModelName; input: [number, number, number]; batch: number; classes: number }
+export const MODELS: ModelSpec[] = [
+  { name: 'small-cnn', input: [28, 28, 1], batch: 128, classes: 10 },
+  { name: 'vgg64', input: [64, 64, 3], batch: 32, classes: 2 },
+];
+
+export interface KernelBenchResult {
+  threads: number;
+  gemm: string;
+  openblas: boolean;
+  steps: Record<string, Record<string, number | null>>;  // model -> engine -> ms per step (median)
+  sgemm: { shape: string; own: number; openblas: number | null; portable: number | null }[];  // GFLOP/s
+  ranks?: { alone: number; concurrent: number[] };
+  torch: string | null;
+}
+
+function buildModel(tf: typeof Tf, spec: ModelSpec): Tf.Sequential {
+  const L = tf.layers;
+  const init = (seed: number) => tf.initializers.glorotUniform({ seed });
+  const layers: Tf.layers.Layer[] = spec.name === 'small-cnn'
+    ? [
+      L.conv2d({ inputShape: spec.input, filters: 16, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init(1) }),
+      L.maxPooling2d({ poolSize: 2 }),
+      L.conv2d({ filters: 32, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init(2) }),
+      L.maxPooling2d({ poolSize: 2 }),
+      L.flatten(),
+      L.dense({ units: 64, activation: 'relu', kernelInitializer: init(3) }),
+      L.dense({ units: spec.classes, kernelInitializer: init(4) }),
+    ]
+    : [
+      L.conv2d({ inputShape: spec.input, filters: 32, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init(1) }),
+      L.conv2d({ filters: 32, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init(2) }),
+      L.maxPooling2d({ poolSize: 2 }),
+      L.conv2d({ filters: 64, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init(3) }),
+      L.conv2d({ filters: 64, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init(4) }),
+      L.maxPooling2d({ poolSize: 2 }),
+      L.conv2d({ filters: 128, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init(5) }),
+      L.maxPooling2d({ poolSize: 2 }),
+      L.flatten(),
+      L.dense({ units: 128, activation: 'relu', kernelInitializer: init(6) }),
+      L.dense({ units: spec.classes, kernelInitializer: init(7) }),
+    ];
+  return tf.sequential({ layers });
+}
+
+const median = (v: number[]): number => { const s = [...v].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
+
+/** Median ms of one SGD training step (forward, softmax cross-entropy, backward, update) on the active backend. */
+export function timeSteps(tf: typeof Tf, spec: ModelSpec, warmup: number, iters: number): number {
+  const model = buildModel(tf, spec);
+  const opt = tf.train.sgd(0.01);
+  const [h, w, c] = spec.input;
+  const x = tf.randomUniform([spec.batch, h, w, c], 0, 1, 'float32', 1);
+  const y = tf.oneHot(tf.randomUniform([spec.batch], 0, spec.classes, 'int32', 2) as Tf.Tensor1D, spec.classes);
+  const step = (): void => {
+    const loss = opt.minimize(() => tf.losses.softmaxCrossEntropy(y, model.apply(x) as Tf.Tensor) as Tf.Scalar, true);
+    loss?.dataSync();
+    loss?.dispose();
+  };
+  for (let i = 0; i < warmup; i++) step();
+  const times: number[] = [];
+  for (let i = 0; i < iters; i++) {
+    const t0 = process.hrtime.bigint();
+    step();
+    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  tf.dispose([x, y]);
+  model.dispose();
+  opt.dispose();
+  return median(times);
+}
+
+const TORCH_SCRIPT = String.raw`
+import json, sys, time, torch, torch.nn as nn
+threads, iters, warmup = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+torch.set_num_threads(threads)
+torch.manual_seed(0)
+def small():
+    return nn.Sequential(nn.Conv2d(1,16,3,padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(16,32,3,padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Flatten(), nn.Linear(32*7*7,64), nn.ReLU(), nn.Linear(64,10)), (128,1,28,28), 10
+def vgg():
+    c = lambda i,o: [nn.Conv2d(i,o,3,padding=1), nn.ReLU()]
+    return nn.Sequential(*c(3,32), *c(32,32), nn.MaxPool2d(2), *c(32,64), *c(64,64), nn.MaxPool2d(2), *c(64,128), nn.MaxPool2d(2),
+                         nn.Flatten(), nn.Linear(128*8*8,128), nn.ReLU(), nn.Linear(128,2)), (32,3,64,64), 2
+out = {'version': torch.__version__}
+for name, (m, shape, k) in (('small-cnn', small()), ('vgg64', vgg())):
+    opt = torch.optim.SGD(m.parameters(), lr=0.01)
+    x = torch.rand(*shape); y = torch.randint(0, k, (shape[0],)); lossf = nn.CrossEntropyLoss()
+    def step():
+        opt.zero_grad(); l = lossf(m(x), y); l.backward(); opt.step(); return l.item()
+    for _ in range(warmup): step()
+    ts = []
+    for _ in range(iters):
+        t0 = time.perf_counter(); step(); ts.append((time.perf_counter() - t0) * 1e3)
+    ts.sort(); out[name] = ts[len(ts)//2]
+print(json.dumps(out))
+`;
+
+/** A python3 that can `import torch` (PATH first, then Debian's /usr/bin/python3 for python3-torch). */
+function torchPython(): string | null {
+  for (const py of [process.env.RINGTREE_PYTHON ?? 'python3', '/usr/bin/python3']) {
+    const r = spawnSync(py, ['-c', 'import torch'], { stdio: 'ignore', timeout: 60000 });
+    if (r.status === 0) return py;
+  }
+  return null;
+}
+
+function runTorch(py: string, threads: number, iters: number): Record<string, number> & { version?: string } | null {
+  const r = spawnSync(py, ['-c', TORCH_SCRIPT, String(threads), String(iters), '3'], { encoding: 'utf8', timeout: 600000 });
+  if (r.status !== 0) return null;
+  try { return JSON.parse(r.stdout.trim().split('\n').pop() ?? ''); } catch { return null; }
+}
+
+/** Child process body for the two-rank measurement: 1 thread, small CNN, prints the median ms. */
+export async function rankChild(iters: number): Promise<void> {
+  const { tf } = await loadEngine({ engine: 'ringtree-cpu', threads: 1, quiet: true });
+  const ms = timeSteps(tf, MODELS[0], 2, iters);
+  process.stdout.write(`RANKMS ${ms}\n`);
+}
+
+function spawnRanks(n: number, iters: number): Promise<number[]> {
+  const url = new URL(import.meta.url).href;
+  const code = `import(${JSON.stringify(url)}).then((m) => m.rankChild(${iters}))`;
+  return Promise.all(Array.from({ length: n }, () => new Promise<number>((resolve, reject) => {
+    const c = spawn(process.execPath, ['--input-type=module', '-e', code], {
+      env: { ...process.env, RINGTREE_NUM_THREADS: '1' }, stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    c.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    c.on('exit', (code2) => {
+      const m = /RANKMS ([\d.]+)/.exec(out);
+      if (code2 === 0 && m) resolve(Number(m[1])); else reject(new Error(`rank child failed (${code2}): ${out}`));
+    });
+  })));
+}
+
+const fmt = (v: number | null | undefined, d = 1): string => (v == null ? '-' : v.toFixed(d));
+
+export async function runKernelBench(opts: KernelBenchOptions = {}): Promise<KernelBenchResult> {
+  const iters = opts.iters ?? 10;
+  const threads = opts.threads ?? 1;
+  const print = opts.print ?? true;
+  const log = (s: string): void => { if (print) process.stdout.write(s + '\n'); };
+  const { tf } = await loadEngine({ engine: 'ringtree-cpu', threads, quiet: true });
+  const k = nativeKernels();
+  setNumThreads(threads);
+  const info = k.info();
+  const res: KernelBenchResult = { threads, gemm: info.gemm, openblas: info.openblas, steps: {}, sgemm: [], torch: null };
+  log(`ringtree bench kernels: ${threads} thread(s), median of ${iters} steps after warm-up; own GEMM ${info.gemm}, OpenBLAS ${info.openblas ? 'built in' : 'not found'}`);
+
+  // sgemm GFLOP/s
+  const shapes: [string, number, number, number][] = [
+    ['512^3', 512, 512, 512],
+    ['conv1 fwd 100352x16x9', 100352, 16, 9],
+    ['conv2 fwd 25088x32x144', 25088, 32, 144],
+    ['conv2 dW 144x32x25088', 144, 32, 25088],
+    ['conv2 dX 25088x144x32', 25088, 144, 32],
+    ['dense1 128x64x1568', 128, 64, 1568],
+  ];
+  for (const [name, m, n, kk] of shapes) {
+    const flop = 2 * m * n * kk;
+    const reps = Math.max(2, Math.min(50, Math.round(2e9 / flop)));
+    const gf = (impl: number): number | null => { const s = k.sgemmBench(m, n, kk, reps, impl); return s > 0 ? flop / s / 1e9 : null; };
+    res.sgemm.push({ shape: name, own: gf(1) ?? 0, openblas: info.openblas ? gf(2) : null, portable: name === '512^3' ? gf(3) : null });
+  }
+  setNumThreads(threads);
+
+  // training steps
+  const engines: string[] = ['cpu', 'ringtree-cpu (own)', ...(info.openblas ? ['ringtree-cpu (openblas)'] : [])];
+  for (const spec of MODELS) {
+    const row: Record<string, number | null> = {};
+    for (const e of engines) {
+      if (e === 'cpu') {
+        if (spec.name !== 'small-cnn' && (opts.skipCpuVgg ?? true)) { row[e] = null; continue; }
+        tf.setBackend('cpu');
+        row[e] = timeSteps(tf, spec, 0, 1);
+      } else {
+        tf.setBackend('ringtree-cpu');
+        setGemm(e.includes('openblas') ? 'openblas' : 'own');
+        row[e] = timeSteps(tf, spec, 3, iters);
+        setGemm('auto');
+      }
+    }
+    res.steps[spec.name] = row;
+  }
+  const py = opts.noTorch ? null : torchPython();
+  if (py) {
+    const t = runTorch(py, threads, iters);
+    if (t) {
+      res.torch = t.version ?? 'unknown';
+      for (const spec of MODELS) res.steps[spec.name]['pytorch'] = t[spec.name] ?? null;
+    }
+  }
+  if (!opts.noRanks) {
+    const [alone] = await spawnRanks(1, iters);
+    const concurrent = await spawnRanks(2, iters);
+    res.ranks = { alone, concurrent };
+  }
+  tf.setBackend('ringtree-cpu');
+
+  // table
+  const cols = [...engines, 'pytorch'];
+  log('');
+  log(`training step, ms (median)   ${cols.map((c) => c.padStart(24)).join('')}   own/cpu   own/torch  own/openblas`);
+  for (const spec of MODELS) {
+    const r = res.steps[spec.name];
+    const own = r['ringtree-cpu (own)'];
+    const ratio = (a: number | null | undefined, b: number | null | undefined, inv = false): string =>
+      a && b ? (inv ? `${(b / a).toFixed(0)}x faster` : (a / b).toFixed(2)) : '-';
+    log(`${`${spec.name} b${spec.batch}`.padEnd(29)}${cols.map((c) => fmt(r[c]).padStart(24)).join('')}   ${ratio(own, r['cpu'], true).padStart(10)}  ${ratio(own, r['pytorch']).padStart(8)}  ${ratio(own, r['ringtree-cpu (openblas)']).padStart(10)}`);
+  }
+  log('');
+  log(`sgemm GFLOP/s (${threads} thread(s))      own     openblas   own/openblas  portable`);
+  for (const s of res.sgemm)
+    log(`${s.shape.padEnd(30)}${fmt(s.own).padStart(7)}${fmt(s.openblas).padStart(12)}${(s.openblas ? (s.own / s.openblas).toFixed(2) : '-').padStart(14)}${fmt(s.portable).padStart(10)}`);
+  if (res.ranks) {
+    const worst = Math.max(...res.ranks.concurrent);
+    log('');
+    log(`2 ranks x 1 thread (small CNN): alone ${fmt(res.ranks.alone)} ms, concurrent ${res.ranks.concurrent.map((v) => fmt(v)).join(' / ')} ms -> ${(worst / res.ranks.alone).toFixed(2)}x`);
+  }
+  if (res.torch) log(`PyTorch ${res.torch}`);
+  if (opts.json) writeFileSync(opts.json, JSON.stringify(res, null, 2) + '\n');
+  return res;
+}
