@@ -19,7 +19,13 @@ export interface TrainEngine {
 }
 
 interface LoadEngineModule {
-  loadEngine(options: { engine: EngineName }): Promise<{ tf: unknown; name: string; backend: string }>;
+  loadEngine(options: { engine: EngineName; quiet?: boolean }): Promise<{ tf: unknown; name: string; backend: string }>;
+}
+
+export interface LoadTrainEngineOptions {
+  /** Suppress the engine loader's own banner (ranks other than 0). */
+  quiet?: boolean;
+  warn?: (msg: string) => void;
 }
 
 const ENGINE_MODULE = '../tfjs/index.js';
@@ -29,7 +35,9 @@ function isModuleNotFound(error: unknown, specifierHint: string): boolean {
   return (e?.code === 'ERR_MODULE_NOT_FOUND' || e?.code === 'MODULE_NOT_FOUND') && String(e.message ?? '').includes(specifierHint);
 }
 
-export async function loadTrainEngine(engine: EngineName = 'auto', warn: (msg: string) => void = (m) => process.emitWarning(m)): Promise<TrainEngine> {
+export async function loadTrainEngine(engine: EngineName = 'auto', options: LoadTrainEngineOptions | ((msg: string) => void) = {}): Promise<TrainEngine> {
+  const opts = typeof options === 'function' ? { warn: options } : options;
+  const warn = opts.warn ?? ((m: string) => process.emitWarning(m));
   if (!ENGINE_NAMES.includes(engine)) throw new RangeError(`unknown engine '${engine}' (expected ${ENGINE_NAMES.join(', ')})`);
   let mod: Partial<LoadEngineModule> | undefined;
   try {
@@ -38,7 +46,7 @@ export async function loadTrainEngine(engine: EngineName = 'auto', warn: (msg: s
     if (!isModuleNotFound(error, 'tfjs')) throw error;
   }
   if (typeof mod?.loadEngine === 'function') {
-    const r = await mod.loadEngine({ engine });
+    const r = await mod.loadEngine({ engine, quiet: opts.quiet ?? false });
     return { tf: r.tf as TF, name: r.name, backend: r.backend };
   }
   if (engine !== 'auto' && engine !== 'cpu') {

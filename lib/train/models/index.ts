@@ -1,10 +1,11 @@
 // Models: 'mlp' (tests, smoke runs), 'cnn' (small CNN for 28x28: conv-pool-conv-pool-dense-dense),
 // 'vgg' (VGG-style with BatchNorm) and 'resnet' (ResNet-style, BatchNorm, zero-init last BN gamma of each
 // residual block as in Goyal et al.) for 64x64 or 128x128 RGB. Parameters are created in forward order.
+// Hidden layers use He-normal init; the output layer N(0, 0.01^2) so the initial logits are near zero.
 
 import type * as tfc from '@tensorflow/tfjs-core';
 import type { TF } from '../engine.js';
-import { batchNorm, type BnUpdate, conv2dSame, glorot, he, type ModelBuffer, type ModelParam, ParamFactory } from './layers.js';
+import { batchNorm, type BnUpdate, conv2dSame, he, type ModelBuffer, type ModelParam, ParamFactory } from './layers.js';
 
 export { applyBnUpdates, type BnUpdate, type ModelBuffer, type ModelParam } from './layers.js';
 
@@ -40,7 +41,7 @@ export function createModel(tf: TF, o: ModelOptions): Model {
   let forward: Model['forward'];
 
   const dense = (name: string, fanIn: number, fanOut: number, last: boolean) => ({
-    w: f.param(`${name}/kernel`, [fanIn, fanOut], last ? glorot(fanIn, fanOut) : he(fanIn)),
+    w: f.param(`${name}/kernel`, [fanIn, fanOut], last ? { kind: 'normal', std: 0.01 } : he(fanIn)),
     b: f.param(`${name}/bias`, [fanOut], { kind: 'const', value: 0 }),
   });
   const conv = (name: string, k: number, cin: number, cout: number, bias: boolean) => ({
