@@ -34,10 +34,15 @@ void im2col(const ConvGeom& g, const float* x, long m0, long m1, float* col) {
       int iy = oy * g.stride_h - g.pad_top + fy * g.dil_h;
       for (int fx = 0; fx < g.f_w; ++fx) {
         int ix = ox * g.stride_w - g.pad_left + fx * g.dil_w;
-        if (iy < 0 || iy >= g.in_h || ix < 0 || ix >= g.in_w)
+        bool out = iy < 0 || iy >= g.in_h || ix < 0 || ix >= g.in_w;
+        if (g.in_c <= 8) {  // few channels: a call to memcpy per tap would cost more than the copy
+          const float* src = xb + (static_cast<long>(iy) * g.in_w + ix) * g.in_c;
+          for (int c = 0; c < g.in_c; ++c) dst[c] = out ? 0.f : src[c];
+        } else if (out) {
           std::memset(dst, 0, cbytes);
-        else
+        } else {
           std::memcpy(dst, xb + (static_cast<long>(iy) * g.in_w + ix) * g.in_c, cbytes);
+        }
         dst += g.in_c;
       }
     }
@@ -168,8 +173,8 @@ void conv2d_backprop_filter(const ConvGeom& g, const float* x, const float* dy, 
 // ---- depthwise ----
 
 void depthwise_conv2d(const ConvGeom& g, const float* x, const float* w, float* y) {
-  const int C = g.in_c, OC = g.out_c, mult = OC / C;
   parallel_for(g.batch * g.out_h, [&](int t) {
+    const int C = g.in_c, OC = g.out_c, mult = OC / C;  // local copies for the vectorizer
     int b = t / g.out_h, oy = t % g.out_h;
     const float* xb = x + static_cast<long>(b) * g.in_h * g.in_w * C;
     for (int ox = 0; ox < g.out_w; ++ox) {
@@ -196,9 +201,9 @@ void depthwise_conv2d(const ConvGeom& g, const float* x, const float* w, float* 
 }
 
 void depthwise_backprop_input(const ConvGeom& g, const float* dy, const float* w, float* dx) {
-  const int C = g.in_c, OC = g.out_c, mult = OC / C;
-  const long img = static_cast<long>(g.in_h) * g.in_w * C;
+  const long img = static_cast<long>(g.in_h) * g.in_w * g.in_c;
   parallel_for(g.batch, [&](int b) {
+    const int C = g.in_c, OC = g.out_c, mult = OC / C;  // local copies for the vectorizer
     float* dxb = dx + b * img;
     std::memset(dxb, 0, sizeof(float) * img);
     for (int oy = 0; oy < g.out_h; ++oy)
@@ -228,12 +233,12 @@ void depthwise_backprop_input(const ConvGeom& g, const float* dy, const float* w
 }
 
 void depthwise_backprop_filter(const ConvGeom& g, const float* x, const float* dy, float* dw) {
-  const int C = g.in_c, OC = g.out_c, mult = OC / C;
-  const long wsize = static_cast<long>(g.f_h) * g.f_w * OC;
+  const long wsize = static_cast<long>(g.f_h) * g.f_w * g.out_c;
   const int lanes = std::min(kLanes, g.batch);
   static thread_local Scratch lane_acc;
   float* acc = lane_acc.get(static_cast<size_t>(wsize * std::max(1, lanes)));
   parallel_for(lanes, [&](int l) {
+    const int C = g.in_c, OC = g.out_c, mult = OC / C;  // local copies for the vectorizer
     float* a = acc + l * wsize;
     std::memset(a, 0, sizeof(float) * wsize);
     for (int b = l; b < g.batch; b += lanes) {

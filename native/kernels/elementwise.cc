@@ -1,6 +1,7 @@
 // Elementwise ops, batch norm, reductions, softmax and batched matmul.
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 
@@ -84,8 +85,29 @@ void unary(int op, const float* x, long n, float alpha, float* out) {
   par_range(n, [&](long s, long e) {
     switch (op) {
       case kRelu_: for (long i = s; i < e; ++i) out[i] = x[i] < 0.f ? 0.f : x[i]; break;
-      case kRelu6: for (long i = s; i < e; ++i) out[i] = std::isnan(x[i]) ? x[i] : std::min(std::max(x[i], 0.f), 6.f); break;
-      case kStep: for (long i = s; i < e; ++i) out[i] = std::isnan(x[i]) ? x[i] : (x[i] > 0.f ? 1.f : alpha); break;
+      case kRelu6:
+        for (long i = s; i < e; ++i) {
+          float v = x[i], r = v < 0.f ? 0.f : (v > 6.f ? 6.f : v);
+          out[i] = v != v ? v : r;  // NaN stays NaN
+        }
+        break;
+      case kStep: {
+        // select through bit masks (branch-free, vectorizes): v > 0 -> 1, NaN -> NaN, else alpha
+        uint32_t one_b, alpha_b;
+        float one = 1.f;
+        std::memcpy(&one_b, &one, 4);
+        std::memcpy(&alpha_b, &alpha, 4);
+        const uint32_t* __restrict xb = reinterpret_cast<const uint32_t*>(x);
+        uint32_t* __restrict ob = reinterpret_cast<uint32_t*>(out);
+        for (long i = s; i < e; ++i) {
+          float v = x[i];
+          uint32_t pos = 0u - static_cast<uint32_t>(v > 0.f);
+          uint32_t nan = 0u - static_cast<uint32_t>(v != v);
+          uint32_t r = (pos & one_b) | (~pos & alpha_b);
+          ob[i] = (nan & xb[i]) | (~nan & r);
+        }
+        break;
+      }
       case kExp: for (long i = s; i < e; ++i) out[i] = static_cast<float>(std::exp(static_cast<double>(x[i]))); break;
       case kLog: for (long i = s; i < e; ++i) out[i] = static_cast<float>(std::log(static_cast<double>(x[i]))); break;
       case kNeg: for (long i = s; i < e; ++i) out[i] = -x[i]; break;

@@ -29,14 +29,17 @@ namespace {
 
 // Portable 4x8 micro-kernel (plain C++, no FMA contraction: this file is built without -mfma).
 constexpr int PMR = 4, PNR = 8;
-void ukr_portable(int kc, const float* a, const float* b, float* c, long ldc, bool accumulate, int m, int n) {
+void ukr_portable(int kc, const float* a, long ars, long acs, const float* b, float* c, long ldc, bool accumulate,
+                  int m, int n) {
   float acc[PMR][PNR] = {};
+  long off[PMR];
+  for (int i = 0; i < PMR; ++i) off[i] = (i < m ? i : m - 1) * ars;
   for (int k = 0; k < kc; ++k) {
     for (int i = 0; i < PMR; ++i) {
-      float av = a[i];
+      float av = a[off[i]];
       for (int j = 0; j < PNR; ++j) acc[i][j] += av * b[j];
     }
-    a += PMR;
+    a += acs;
     b += PNR;
   }
   for (int i = 0; i < m; ++i)
@@ -110,6 +113,9 @@ void gemm_own(const MicroKernelInfo& uk, int M, int N, int K, MatView A, MatView
   const int kc_max = std::min(KC, K);
   float* bp = thread_scratch(2, static_cast<size_t>(nc_max) * kc_max + 64);
   float* ap = thread_scratch(3, static_cast<size_t>(mc_max) * kc_max + 64);
+  // Few column panels: each A panel is used only a few times, so read A in place instead of packing it
+  // (same values in the same order: results are identical either way).
+  const bool direct_a = N <= 4 * nr && (A.cs == 1 || A.rs == 1);
   if (K == 0) {
     if (!accumulate)
       for (int i = 0; i < M; ++i) std::memset(C + i * ldc, 0, sizeof(float) * N);
@@ -123,13 +129,17 @@ void gemm_own(const MicroKernelInfo& uk, int M, int N, int K, MatView A, MatView
       pack_b(kc, nc, B.p + pc * B.rs + jc * B.cs, B.rs, B.cs, nr, bp);
       for (int ic = 0; ic < M; ic += MC) {
         int mc = std::min(MC, M - ic);
-        pack_a(mc, kc, A.p + ic * A.rs + pc * A.cs, A.rs, A.cs, mr, ap);
+        if (!direct_a) pack_a(mc, kc, A.p + ic * A.rs + pc * A.cs, A.rs, A.cs, mr, ap);
         for (int jr = 0; jr < nc; jr += nr) {
           int n = std::min(nr, nc - jr);
           const float* bpanel = bp + static_cast<size_t>(jr / nr) * nr * kc;
           for (int ir = 0; ir < mc; ir += mr) {
             int m = std::min(mr, mc - ir);
-            uk.fn(kc, ap + static_cast<size_t>(ir / mr) * mr * kc, bpanel, C + (ic + ir) * ldc + jc + jr, ldc, acc, m, n);
+            float* ct = C + (ic + ir) * ldc + jc + jr;
+            if (direct_a)
+              uk.fn(kc, A.p + (ic + ir) * A.rs + pc * A.cs, A.rs, A.cs, bpanel, ct, ldc, acc, m, n);
+            else
+              uk.fn(kc, ap + static_cast<size_t>(ir / mr) * mr * kc, 1, mr, bpanel, ct, ldc, acc, m, n);
           }
         }
       }

@@ -26,7 +26,10 @@ bool set_gemm_impl(int impl);
 bool have_openblas();
 
 // Micro-kernel interface (implemented per ISA).
-using MicroKernel = void (*)(int kc, const float* a, const float* b, float* c, long ldc, bool accumulate, int m, int n);
+// a: element (i, k) of the MRxkc A panel is a[min(i, m-1) * ars + k * acs] (packed: ars 1, acs MR; or the
+// unpacked source matrix); b: packed kcxNR panel; rows >= m and columns >= n of the tile are not stored.
+using MicroKernel = void (*)(int kc, const float* a, long ars, long acs, const float* b, float* c, long ldc,
+                             bool accumulate, int m, int n);
 struct MicroKernelInfo {
   int mr, nr;
   MicroKernel fn;

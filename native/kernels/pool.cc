@@ -1,6 +1,7 @@
 // Max and average pooling (NHWC) and their gradients, matching tfjs-backend-cpu's semantics:
 // max takes the first largest value in row-major window order; avg divides by in-bounds taps.
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 #include <vector>
@@ -12,8 +13,8 @@
 namespace ringtree::kernels {
 
 void max_pool(const ConvGeom& g, const float* x, float* y) {
-  const int C = g.in_c;
   parallel_for(g.batch * g.out_h, [&](int t) {
+    const int C = g.in_c;  // local copy: loop bounds the vectorizer can trust
     int b = t / g.out_h, oy = t % g.out_h;
     const float* xb = x + static_cast<long>(b) * g.in_h * g.in_w * C;
     for (int ox = 0; ox < g.out_w; ++ox) {
@@ -34,8 +35,8 @@ void max_pool(const ConvGeom& g, const float* x, float* y) {
 }
 
 void avg_pool(const ConvGeom& g, const float* x, float* y) {
-  const int C = g.in_c;
   parallel_for(g.batch * g.out_h, [&](int t) {
+    const int C = g.in_c;  // local copy: loop bounds the vectorizer can trust
     int b = t / g.out_h, oy = t % g.out_h;
     const float* xb = x + static_cast<long>(b) * g.in_h * g.in_w * C;
     float* sum = thread_scratch(0, static_cast<size_t>(C));
@@ -60,32 +61,56 @@ void avg_pool(const ConvGeom& g, const float* x, float* y) {
 }
 
 void max_pool_grad(const ConvGeom& g, const float* dy, const float* x, float* dx) {
+  // Per window: pass 1 finds the max, pass 2 routes dy to the first tap (row-major) equal to it, which
+  // is the tap tfjs picks (first strictly larger value); windows without a finite max get nothing.
+  // Both passes are branch-free over channels so they vectorize.
   const int C = g.in_c;
   const long img = static_cast<long>(g.in_h) * g.in_w * C;
+  constexpr float kNegInf = -std::numeric_limits<float>::infinity();
   parallel_for(g.batch, [&](int b) {
+    const int C = g.in_c;  // local copy: loop bounds the vectorizer can trust
     float* dxb = dx + b * img;
     std::memset(dxb, 0, sizeof(float) * img);
     const float* xb = x + b * img;
-    float* best = thread_scratch(0, static_cast<size_t>(C));
-    long* pos = reinterpret_cast<long*>(thread_scratch(1, static_cast<size_t>(C) * 2));
+    float* __restrict best = thread_scratch(0, static_cast<size_t>(C));
+    int32_t* __restrict open = reinterpret_cast<int32_t*>(thread_scratch(1, static_cast<size_t>(C)));
     for (int oy = 0; oy < g.out_h; ++oy)
       for (int ox = 0; ox < g.out_w; ++ox) {
-        for (int c = 0; c < C; ++c) { best[c] = -std::numeric_limits<float>::infinity(); pos[c] = -1; }
+        const int y0 = oy * g.stride_h - g.pad_top, x0 = ox * g.stride_w - g.pad_left;
+        for (int c = 0; c < C; ++c) best[c] = kNegInf;
         for (int fy = 0; fy < g.f_h; ++fy) {
-          int iy = oy * g.stride_h - g.pad_top + fy * g.dil_h;
+          int iy = y0 + fy * g.dil_h;
           if (iy < 0 || iy >= g.in_h) continue;
           for (int fx = 0; fx < g.f_w; ++fx) {
-            int ix = ox * g.stride_w - g.pad_left + fx * g.dil_w;
+            int ix = x0 + fx * g.dil_w;
             if (ix < 0 || ix >= g.in_w) continue;
-            long off = (static_cast<long>(iy) * g.in_w + ix) * C;
-            const float* xp = xb + off;
-            for (int c = 0; c < C; ++c)
-              if (xp[c] > best[c]) { best[c] = xp[c]; pos[c] = off + c; }
+            const float* __restrict xp = xb + (static_cast<long>(iy) * g.in_w + ix) * C;
+            for (int c = 0; c < C; ++c) best[c] = xp[c] > best[c] ? xp[c] : best[c];
           }
         }
-        const float* d = dy + ((static_cast<long>(b) * g.out_h + oy) * g.out_w + ox) * C;
-        for (int c = 0; c < C; ++c)
-          if (pos[c] >= 0) dxb[pos[c]] += d[c];
+        for (int c = 0; c < C; ++c) open[c] = -static_cast<int32_t>(best[c] > kNegInf);
+        const float* __restrict d = dy + ((static_cast<long>(b) * g.out_h + oy) * g.out_w + ox) * C;
+        for (int fy = 0; fy < g.f_h; ++fy) {
+          int iy = y0 + fy * g.dil_h;
+          if (iy < 0 || iy >= g.in_h) continue;
+          for (int fx = 0; fx < g.f_w; ++fx) {
+            int ix = x0 + fx * g.dil_w;
+            if (ix < 0 || ix >= g.in_w) continue;
+            long off = (static_cast<long>(iy) * g.in_w + ix) * C;
+            const float* __restrict xp = xb + off;
+            float* __restrict dp = dxb + off;
+            for (int c = 0; c < C; ++c) {
+              uint32_t hit = (0u - static_cast<uint32_t>(xp[c] == best[c])) & static_cast<uint32_t>(open[c]);
+              float cur = dp[c], sum = cur + d[c];
+              uint32_t cb, sb;
+              std::memcpy(&cb, &cur, 4);
+              std::memcpy(&sb, &sum, 4);
+              uint32_t r = (hit & sb) | (~hit & cb);
+              std::memcpy(&dp[c], &r, 4);
+              open[c] &= static_cast<int32_t>(~hit);
+            }
+          }
+        }
       }
   });
 }
@@ -95,6 +120,7 @@ void avg_pool_grad(const ConvGeom& g, const float* dy, float* dx) {
   const long img = static_cast<long>(g.in_h) * g.in_w * C;
   const float scale = 1.f / static_cast<float>(g.f_h * g.f_w);
   parallel_for(g.batch, [&](int b) {
+    const int C = g.in_c;  // local copy: loop bounds the vectorizer can trust
     float* dxb = dx + b * img;
     std::memset(dxb, 0, sizeof(float) * img);
     for (int oy = 0; oy < g.out_h; ++oy)
