@@ -13,7 +13,7 @@ export class HalfCompression implements GradientCompressor {
     this.spec = type === 'float16' ? 'fp16' : 'bf16';
   }
 
-  start(_bucket: Bucket, grad: Float32Array): PendingReduction {
+  start(_bucket: Bucket, grad: Float32Array, _step = 0): PendingReduction {
     const { comm, traffic } = this.ctx;
     const wire = encodeHalf(grad, new Uint16Array(grad.length), this.type, 1 / comm.size);
     traffic.allReduce(wire.byteLength);

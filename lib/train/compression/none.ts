@@ -6,7 +6,7 @@ export class NoCompression implements GradientCompressor {
   readonly spec = 'none';
   constructor(private readonly ctx: CompressorContext) {}
 
-  start(_bucket: Bucket, grad: Float32Array): PendingReduction {
+  start(_bucket: Bucket, grad: Float32Array, _step = 0): PendingReduction {
     const { comm, traffic } = this.ctx;
     const size = comm.size;
     traffic.allReduce(grad.byteLength);

@@ -21,9 +21,16 @@ interface MatrixPlan {
   r: number;
 }
 
-/** Gram-Schmidt on the r columns of the row-major n x r matrix `p` (in place, float64 accumulation). */
-export function orthogonalizeColumns(p: Float32Array, n: number, r: number, eps = 1e-8): void {
+/**
+ * Gram-Schmidt on the r columns of the row-major n x r matrix `p` (in place, float64 accumulation).
+ * A column whose remainder after projection is below `relTol` of its original norm (numerically
+ * dependent on the previous ones) is set to zero instead of being blown up to a noise direction.
+ */
+export function orthogonalizeColumns(p: Float32Array, n: number, r: number, relTol = 1e-4, eps = 1e-12): void {
   for (let c = 0; c < r; c++) {
+    let orig = 0;
+    for (let i = 0; i < n; i++) orig += p[i * r + c]! * p[i * r + c]!;
+    orig = Math.sqrt(orig);
     for (let prev = 0; prev < c; prev++) {
       let dot = 0;
       for (let i = 0; i < n; i++) dot += p[i * r + c]! * p[i * r + prev]!;
@@ -32,10 +39,9 @@ export function orthogonalizeColumns(p: Float32Array, n: number, r: number, eps 
     let norm = 0;
     for (let i = 0; i < n; i++) norm += p[i * r + c]! * p[i * r + c]!;
     norm = Math.sqrt(norm);
-    if (norm > eps) {
+    if (norm > eps && norm > relTol * orig) {
       for (let i = 0; i < n; i++) p[i * r + c] = p[i * r + c]! / norm;
     } else {
-      // A (numerically) dependent column carries no new direction: drop it.
       for (let i = 0; i < n; i++) p[i * r + c] = 0;
     }
   }

@@ -80,7 +80,7 @@ export class TopKCompression implements GradientCompressor {
     return Math.min(length, Math.max(1, Math.round(this.ratio * length)));
   }
 
-  start(bucket: Bucket, grad: Float32Array): PendingReduction {
+  start(bucket: Bucket, grad: Float32Array, _step = 0): PendingReduction {
     const { comm, traffic } = this.ctx;
     const P = comm.size;
     const n = grad.length;
