@@ -143,6 +143,7 @@ export class Communicator implements CommunicatorLike, AsyncDisposable {
   readonly #faults: RankFaults;
   readonly #pending = new Set<Promise<unknown>>();
   #issued = 0;
+  #hung = false;
   #splits = 0;
   #destroyed = false;
   #destroying: Promise<void> | null = null;
@@ -344,7 +345,8 @@ export class Communicator implements CommunicatorLike, AsyncDisposable {
     const f = this.#native.flight();
     const now = f.busy ? `in flight: op #${f.seq} ${f.op} for ${f.runningMs.toFixed(0)} ms` : 'idle';
     const last = f.lastCompletedSeq ? `last completed: op #${f.lastCompletedSeq} (${f.lastCompletedOp})` : 'no op completed';
-    return `[ringtree] rank ${this.rank}/${this.size} pid ${process.pid}: ${now}; ${last}; ${f.queued} queued${f.failed ? '; FAILED' : ''}`;
+    const hung = this.#hung ? '; HUNG by fault injection (no new op is started)' : '';
+    return `[ringtree] rank ${this.rank}/${this.size} pid ${process.pid}: ${now}; ${last}; ${f.queued} queued${f.failed ? '; FAILED' : ''}${hung}`;
   }
 
   /** Number of ops issued and not yet settled. */
@@ -449,7 +451,12 @@ export class Communicator implements CommunicatorLike, AsyncDisposable {
           throw new InvalidArgumentError(`${ctx.op}: the ${what} buffer is detached (transferred); ops need a live buffer`, ctx);
         }
       }
-      this.#applyFaults();
+      if (this.#applyFaults()) {
+        // injected hang: this op (and everything after it) never starts and never settles, while
+        // the process stays alive and responsive (so SIGUSR2 can still print the flight recorder)
+        setInterval(() => {}, 1 << 30);
+        return new Promise<R>(() => {});
+      }
       const o = issue.options;
       if (o.signal?.aborted) {
         this.abort(`${ctx.op} aborted by its signal before it started: ${String(o.signal.reason)}`);
@@ -484,7 +491,9 @@ export class Communicator implements CommunicatorLike, AsyncDisposable {
     return promise;
   }
 
-  #applyFaults(): void {
+  /** Applies injected faults due at this op; true when this rank must hang from now on. */
+  #applyFaults(): boolean {
+    if (this.#hung) return true;
     const f = this.#faults;
     const n = this.#issued;
     if (f.killAfterOps !== undefined && n >= f.killAfterOps) {
@@ -498,9 +507,10 @@ export class Communicator implements CommunicatorLike, AsyncDisposable {
     }
     if (f.hangAfterOps !== undefined && n >= f.hangAfterOps) {
       process.stderr.write(`[ringtree] rank ${this.rank}: fault injection: hanging after ${n} ops\n`);
-      // block this thread for good, as a rank stuck in user code would be
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
+      this.#hung = true;
+      return true;
     }
+    return false;
   }
 }
 

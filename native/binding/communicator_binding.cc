@@ -3,6 +3,9 @@
 #include <set>
 
 #include "common/logging.h"
+#include "common/params.h"
+
+#include <algorithm>
 
 namespace ringtree::binding {
 
@@ -112,7 +115,8 @@ Napi::Value CommunicatorBinding::JS_port(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), comm_ ? comm_->port() : 0);
 }
 
-Napi::Value CommunicatorBinding::track(Napi::Env env, std::shared_ptr<Work> work, Napi::Object in, Napi::Object out) {
+Napi::Value CommunicatorBinding::track(Napi::Env env, std::shared_ptr<Work> work, Napi::Object in, Napi::Object out,
+                                       bool tryInline) {
   uint64_t id = nextId_++;
   Pending p{Napi::Promise::Deferred::New(env), {}, {}, work};
   if (!in.IsEmpty()) p.in = Napi::Persistent(in);
@@ -131,8 +135,38 @@ Napi::Value CommunicatorBinding::track(Napi::Env env, std::shared_ptr<Work> work
     // one call drains every completion queued so far
     tsfn_.NonBlockingCall([this](Napi::Env env, Napi::Function) { onCompletions(env); });
   };
+  if (tryInline) {
+    if (comm_->submitInline(work)) {
+      // settled in this thread: resolve now, no thread hop (the Promise is already settled)
+      auto it = pending_.find(id);
+      Pending p = std::move(it->second);
+      pending_.erase(it);
+      settle(env, p);
+      if (pending_.empty() && refd_) {
+        tsfn_.Unref(env);
+        refd_ = false;
+      }
+    }
+    return promise;
+  }
   comm_->enqueue(std::move(work));
   return promise;
+}
+
+void CommunicatorBinding::settle(Napi::Env env, Pending& p) {
+  Work& w = *p.work;
+  if (w.ok) {
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("algorithm", Napi::String::New(env, algoName(w.algoUsed)));
+    r.Set("us", Napi::Number::New(env, w.endUs - w.startUs));
+    r.Set("inline", Napi::Boolean::New(env, w.inlined));
+    p.deferred.Resolve(r);
+  } else {
+    Napi::Error e = makeError(env, w.code, w.message);
+    if (w.errPeer >= 0) e.Set("peer", Napi::Number::New(env, w.errPeer));
+    e.Set("seq", Napi::Number::New(env, static_cast<double>(w.seq)));
+    p.deferred.Reject(e.Value());
+  }
 }
 
 void CommunicatorBinding::onCompletions(Napi::Env env) {
@@ -146,19 +180,8 @@ void CommunicatorBinding::onCompletions(Napi::Env env) {
     if (it == pending_.end()) continue;
     Pending p = std::move(it->second);
     pending_.erase(it);
-    Work& w = *p.work;
     Napi::HandleScope scope(env);
-    if (w.ok) {
-      Napi::Object r = Napi::Object::New(env);
-      r.Set("algorithm", Napi::String::New(env, algoName(w.algoUsed)));
-      r.Set("us", Napi::Number::New(env, w.endUs - w.startUs));
-      p.deferred.Resolve(r);
-    } else {
-      Napi::Error e = makeError(env, w.code, w.message);
-      if (w.errPeer >= 0) e.Set("peer", Napi::Number::New(env, w.errPeer));
-      e.Set("seq", Napi::Number::New(env, static_cast<double>(w.seq)));
-      p.deferred.Reject(e.Value());
-    }
+    settle(env, p);
   }
   if (pending_.empty() && refd_ && tsfnLive_) {
     tsfn_.Unref(env);
@@ -251,7 +274,10 @@ Napi::Value CommunicatorBinding::JS_submit(const Napi::CallbackInfo& info) {
   else work->seq = ++collSeq_;
   Napi::Object inObj = info[8].IsObject() ? info[8].As<Napi::Object>() : Napi::Object();
   Napi::Object outObj = info[9].IsObject() ? info[9].As<Napi::Object>() : Napi::Object();
-  Napi::Value promise = track(env, work, inObj, outObj);
+  size_t opBytes = std::max(needIn, needOut);
+  bool small = paramInlineBytes() > 0 && opBytes <= static_cast<size_t>(paramInlineBytes()) &&
+               d.op != OpType::kSend && d.op != OpType::kRecv;
+  Napi::Value promise = track(env, work, inObj, outObj, small);
   return promise;
 }
 

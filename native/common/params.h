@@ -11,7 +11,14 @@ RINGTREE_PARAM(ShmChunkBytes, "SHM_CHUNK_BYTES", 256 << 10)
 // 1 disables shared memory between ranks of one host (TCP everywhere).
 RINGTREE_PARAM(ShmDisable, "SHM_DISABLE", 0)
 // Spin iterations (with a pause instruction) before a waiting rank sleeps.
-RINGTREE_PARAM(SpinCount, "SPIN_COUNT", 2000)
+RINGTREE_PARAM(SpinCount, "SPIN_COUNT", 1000)
+// Then this many sched_yield() rounds (lets a peer on the same core run) before sleeping.
+RINGTREE_PARAM(YieldCount, "YIELD_COUNT", 200)
+// Ops of at most this many bytes try to complete inline in the calling thread when the queue is
+// idle (a settled Promise without a thread hop); 0 disables the fast path.
+RINGTREE_PARAM(InlineBytes, "INLINE_BYTES", 16 << 10)
+// How long (us) an inline attempt spins before handing the op to the progress thread.
+RINGTREE_PARAM(InlineSpinUs, "INLINE_SPIN_US", 10)
 // Bytes of the TCP receive staging buffer used by receive-and-reduce.
 RINGTREE_PARAM(TcpStagingBytes, "TCP_STAGING_BYTES", 512 << 10)
 // Socket buffer sizes (SO_SNDBUF/SO_RCVBUF), 0 keeps the kernel's autotuning.

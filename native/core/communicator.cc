@@ -130,7 +130,7 @@ void Communicator::loop() {
     std::shared_ptr<Work> w;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [&] { return !queue_.empty() || stopping_; });
+      cv_.wait(lock, [&] { return (!queue_.empty() && !inlineBusy_) || (stopping_ && !inlineBusy_); });
       if (queue_.empty()) return;
       w = queue_.front();
       queue_.pop_front();
@@ -140,31 +140,82 @@ void Communicator::loop() {
     {
       std::lock_guard<std::mutex> lock(mu_);
       current_.reset();
-      if (!w->isConnect) {
-        stats_.ops++;
-        stats_.busyMs += (w->endUs - w->startUs) / 1000.0;
-        lastCompletedSeq_ = w->seq;
-        lastCompletedOp_ = static_cast<int64_t>(w->desc.op);
-      }
-      uint64_t sent = 0, recvd = 0;
-      for (auto& p : pairs_) {
-        if (!p) continue;
-        for (int c = 0; c < kNumChannels; c++) {
-          if (p->send[c]) sent += p->send[c]->bytesMoved;
-          if (p->recv[c]) recvd += p->recv[c]->bytesMoved;
-        }
-      }
-      stats_.bytesSent = sent;
-      stats_.bytesReceived = recvd;
+      recordCompletion(*w);
     }
     if (w->onDone) w->onDone(*w);
   }
 }
 
+void Communicator::recordCompletion(const Work& w) {
+  if (!w.isConnect) {
+    stats_.ops++;
+    stats_.busyMs += (w.endUs - w.startUs) / 1000.0;
+    lastCompletedSeq_ = w.seq;
+    lastCompletedOp_ = static_cast<int64_t>(w.desc.op);
+  }
+  uint64_t sent = 0, recvd = 0;
+  for (auto& p : pairs_) {
+    if (!p) continue;
+    for (int c = 0; c < kNumChannels; c++) {
+      if (p->send[c]) sent += p->send[c]->bytesMoved;
+      if (p->recv[c]) recvd += p->recv[c]->bytesMoved;
+    }
+  }
+  stats_.bytesSent = sent;
+  stats_.bytesReceived = recvd;
+}
+
+bool Communicator::submitInline(std::shared_ptr<Work> w) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!connected_ || failed_.load() || !queue_.empty() || current_ || inlineBusy_ || stopping_ ||
+        opts_.injectDelayMs > 0) {
+      queue_.push_back(w);
+      cv_.notify_one();
+      return false;
+    }
+    inlineBusy_ = true;
+    current_ = w;
+  }
+  w->startUs = nowUs();
+  bool settled = true;
+  try {
+    w->executor = buildOp(*w);
+    if (w->executor) {
+      settled = w->executor->runFor(Clock::now() + std::chrono::microseconds(paramInlineSpinUs()));
+    }
+  } catch (const Error& e) {
+    w->ok = false;
+    w->code = e.code();
+    w->errPeer = e.peer();
+    w->message = e.message();
+  } catch (const std::exception& e) {
+    w->ok = false;
+    w->code = ErrorCode::kInternal;
+    w->message = e.what();
+  }
+  if (settled) {
+    w->executor.reset();
+    if (!w->ok) handleFailure(*w);
+    w->endUs = nowUs();
+    w->inlined = true;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    current_.reset();
+    inlineBusy_ = false;
+    if (settled) recordCompletion(*w);
+    else queue_.push_front(w);  // the progress thread resumes it where the spin stopped
+  }
+  cv_.notify_one();
+  return settled;
+}
+
 void Communicator::execute(Work& w) {
-  w.startUs = nowUs();
+  if (!w.executor) w.startUs = nowUs();
   if (failed_.load()) {
     std::lock_guard<std::mutex> lock(mu_);
+    w.executor.reset();
     w.ok = false;
     w.code = failCode_;
     w.errPeer = failPeer_;
@@ -176,8 +227,11 @@ void Communicator::execute(Work& w) {
     if (w.isConnect) {
       connectAll(w.peers, w.desc.timeoutMs);
     } else {
-      if (opts_.injectDelayMs > 0) std::this_thread::sleep_for(std::chrono::milliseconds(opts_.injectDelayMs));
-      runOp(w);
+      if (!w.executor) {
+        if (opts_.injectDelayMs > 0) std::this_thread::sleep_for(std::chrono::milliseconds(opts_.injectDelayMs));
+        w.executor = buildOp(w);
+      }
+      if (w.executor) w.executor->run();
     }
   } catch (const Error& e) {
     w.ok = false;
@@ -189,20 +243,21 @@ void Communicator::execute(Work& w) {
     w.code = ErrorCode::kInternal;
     w.message = e.what();
   }
-  if (!w.ok) {
-    if (w.code == ErrorCode::kInvalidArgument) {
-      // caught before any byte moved: local to this op, not sticky
-    } else {
-      if (abortFlag_.load() && failed_.load()) {
-        std::lock_guard<std::mutex> lock(mu_);
-        w.code = failCode_;
-        w.message = failMessage_;
-        w.errPeer = failPeer_;
-      }
-      fail(w.code, w.message, w.errPeer);
-    }
-  }
+  w.executor.reset();
+  if (!w.ok) handleFailure(w);
   w.endUs = nowUs();
+}
+
+void Communicator::handleFailure(Work& w) {
+  // InvalidArgument is caught before any byte moved: local to this op, not sticky.
+  if (w.code == ErrorCode::kInvalidArgument) return;
+  if (abortFlag_.load() && failed_.load()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    w.code = failCode_;
+    w.message = failMessage_;
+    w.errPeer = failPeer_;
+  }
+  fail(w.code, w.message, w.errPeer);
 }
 
 void Communicator::fail(ErrorCode code, const std::string& message, int peer) {
@@ -553,7 +608,7 @@ void Communicator::setupShm(const std::vector<PeerInfo>& peers, const std::vecto
 
 // ------------------------------------------------------------------ ops
 
-void Communicator::runOp(Work& w) {
+std::shared_ptr<Executor> Communicator::buildOp(Work& w) {
   const OpDesc& d = w.desc;
   const int P = opts_.size, me = opts_.rank;
   const size_t es = dtypeSize(d.dtype);
@@ -568,86 +623,87 @@ void Communicator::runOp(Work& w) {
     case OpType::kAllReduce: {
       if (P == 1) {
         if (out != in && bytes) std::memmove(out, in, bytes);
-        return;
+        return nullptr;
       }
       Algo a = d.algo == Algo::kAuto ? selectAllReduce(bytes, P) : d.algo;
       fp.algo = a;
       w.algoUsed = a;
-      Executor ex(*this, fp, deadline);
+      auto exp = std::make_shared<Executor>(*this, fp, deadline);
+      Executor& ex = *exp;
       if (a == Algo::kTree) allReduceTree(ex, me, P, in, out, d.count, es);
       else if (a == Algo::kRhd) allReduceRhd(ex, me, P, in, out, d.count, es);
       else allReduceRing(ex, me, P, in, out, d.count, es);
-      ex.run();
-      return;
+      return exp;
     }
     case OpType::kBroadcast: {
-      if (P == 1) return;
+      if (P == 1) return nullptr;
       Algo a = d.algo == Algo::kAuto || d.algo == Algo::kRhd ? selectBroadcast(bytes, P) : d.algo;
       fp.algo = a;
       w.algoUsed = a;
-      Executor ex(*this, fp, deadline);
+      auto exp = std::make_shared<Executor>(*this, fp, deadline);
+      Executor& ex = *exp;
       if (a == Algo::kRing) broadcastChain(ex, me, P, d.root, out, bytes);
       else broadcastTree(ex, me, P, d.root, out, bytes);
-      ex.run();
-      return;
+      return exp;
     }
     case OpType::kReduce: {
-      if (P == 1) return;
+      if (P == 1) return nullptr;
       fp.algo = Algo::kTree;
       w.algoUsed = Algo::kTree;
       char* tmp = scratch(bytes);
-      Executor ex(*this, fp, deadline);
+      auto exp = std::make_shared<Executor>(*this, fp, deadline);
+      Executor& ex = *exp;
       reduceTree(ex, me, P, d.root, out, tmp, d.count, es);
-      ex.run();
-      return;
+      return exp;
     }
     case OpType::kAllGather: {
       if (P == 1) {
         if (out != in && bytes) std::memmove(out, in, bytes);
-        return;
+        return nullptr;
       }
       fp.algo = Algo::kRing;
       w.algoUsed = Algo::kRing;
-      Executor ex(*this, fp, deadline);
+      auto exp = std::make_shared<Executor>(*this, fp, deadline);
+      Executor& ex = *exp;
       allGatherRing(ex, me, P, in, out, d.count, es);
-      ex.run();
-      return;
+      return exp;
     }
     case OpType::kReduceScatter: {
       if (P == 1) {
         if (out != in && bytes) std::memmove(out, in, bytes);
-        return;
+        return nullptr;
       }
       fp.algo = Algo::kRing;
       w.algoUsed = Algo::kRing;
       char* tmp = scratch(bytes * static_cast<size_t>(P));
-      Executor ex(*this, fp, deadline);
+      auto exp = std::make_shared<Executor>(*this, fp, deadline);
+      Executor& ex = *exp;
       reduceScatterRing(ex, me, P, in, out, tmp, d.count, es);
-      ex.run();
-      return;
+      return exp;
     }
     case OpType::kBarrier: {
-      if (P == 1) return;
+      if (P == 1) return nullptr;
       fp.algo = Algo::kTree;
       fp.count = 0;
-      Executor ex(*this, fp, deadline);
+      auto exp = std::make_shared<Executor>(*this, fp, deadline);
+      Executor& ex = *exp;
       allReduceTree(ex, me, P, nullptr, nullptr, 0, 1);
-      ex.run();
-      return;
+      return exp;
     }
     case OpType::kSend:
     case OpType::kRecv: {
       if (d.peer < 0 || d.peer >= P || d.peer == me) {
         throw Error(ErrorCode::kInvalidArgument, strprintf("invalid peer %d", d.peer));
       }
-      Executor ex(*this, fp, deadline);
+      auto exp = std::make_shared<Executor>(*this, fp, deadline);
+      Executor& ex = *exp;
       Req* r = d.op == OpType::kSend ? ex.send(d.peer, in, bytes, nullptr, kChannelP2P)
                                      : ex.recv(d.peer, out, bytes, nullptr, kChannelP2P);
       ex.setTag(r, d.tag);
-      ex.run();
-      return;
+      return exp;
     }
   }
+  return nullptr;
 }
 
 }  // namespace ringtree

@@ -55,6 +55,8 @@ struct OpDesc {
   int64_t timeoutMs = 300000;
 };
 
+class Executor;
+
 class Work {
  public:
   OpDesc desc;
@@ -69,6 +71,8 @@ class Work {
   int errPeer = -1;
   Algo algoUsed = Algo::kAuto;
   double startUs = 0, endUs = 0;
+  bool inlined = false;                // completed in the caller's thread (fast path)
+  std::shared_ptr<Executor> executor;  // an op handed over mid-flight by the fast path
 };
 
 struct CommStats {
@@ -102,6 +106,10 @@ class Communicator {
 
   // Queues a Work; onDone runs on the progress thread when it settles.
   void enqueue(std::shared_ptr<Work> work);
+  // Fast path for small ops: when nothing is queued or running, runs the op in the calling thread
+  // for a bounded spin. Returns true when it settled there (onDone is NOT called: the caller
+  // settles it); otherwise the op continues on the progress thread exactly as enqueue() would.
+  bool submitInline(std::shared_ptr<Work> work);
   // Sticky failure from outside (JS abort, SIGTERM, AbortSignal): fails the op in flight and all
   // queued ones with `code`, shuts the links down.
   void abort(ErrorCode code, const std::string& why);
@@ -126,7 +134,9 @@ class Communicator {
   void execute(Work& w);
   void connectAll(const std::vector<PeerInfo>& peers, int64_t timeoutMs);
   void setupShm(const std::vector<PeerInfo>& peers, const std::vector<int>& localPeers, Deadline deadline);
-  void runOp(Work& w);
+  std::shared_ptr<Executor> buildOp(Work& w);
+  void handleFailure(Work& w);
+  void recordCompletion(const Work& w);  // mu_ held
   void fail(ErrorCode code, const std::string& message, int peer);
   void closeLinks();
   void finish(Work& w);
@@ -143,6 +153,7 @@ class Communicator {
   std::condition_variable cv_;
   std::deque<std::shared_ptr<Work>> queue_;
   bool stopping_ = false;
+  bool inlineBusy_ = false;
   std::thread thread_;
 
   std::atomic<bool> abortFlag_{false};

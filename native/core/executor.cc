@@ -1,6 +1,7 @@
 #include "core/executor.h"
 
 #include <poll.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -284,7 +285,7 @@ void Executor::checkHealth(const std::vector<int>& peers) {
   for (int peer : peers) {
     Pair& p = comm_.pair(peer);
     if (p.peerHeader && p.peerHeader->dead.load(std::memory_order_acquire)) {
-      throw Error(ErrorCode::kPeer, strprintf("rank %d aborted its communicator", peer), peer);
+      throw Error(ErrorCode::kPeer, strprintf("rank %d aborted its communicator (after a failure elsewhere in the job, or an explicit abort)", peer), peer);
     }
     if (p.shm && p.fds[0] >= 0) {
       pollfd pf{p.fds[0], POLLIN | POLLRDHUP, 0};
@@ -296,61 +297,90 @@ void Executor::checkHealth(const std::vector<int>& peers) {
   }
 }
 
-void Executor::run() {
+void Executor::prepare() {
+  if (prepared_) return;
+  prepared_ = true;
   const int P = comm_.size();
-  // one FIFO per (peer, channel, direction)
-  std::vector<std::deque<Req*>> queues(static_cast<size_t>(P) * kNumChannels * 2);
-  auto qi = [&](const Req& r) {
-    return (static_cast<size_t>(r.peer) * kNumChannels + r.channel) * 2 + (r.isSend ? 1 : 0);
-  };
-  for (auto& r : reqs_) queues[qi(r)].push_back(&r);
-  std::vector<size_t> active;
-  for (size_t i = 0; i < queues.size(); i++) {
-    if (!queues[i].empty()) active.push_back(i);
+  queues_.assign(static_cast<size_t>(P) * kNumChannels * 2, {});
+  for (auto& r : reqs_) {
+    size_t qi = (static_cast<size_t>(r.peer) * kNumChannels + r.channel) * 2 + (r.isSend ? 1 : 0);
+    queues_[qi].push_back(&r);
   }
+  for (size_t i = 0; i < queues_.size(); i++) {
+    if (!queues_[i].empty()) active_.push_back(i);
+  }
+}
+
+bool Executor::sweep() {
+  bool progressed = false;
+  for (size_t a = 0; a < active_.size();) {
+    auto& q = queues_[active_[a]];
+    while (!q.empty()) {
+      Req& r = *q.front();
+      if (progress(r)) progressed = true;
+      if (!r.complete) break;
+      q.pop_front();
+    }
+    if (q.empty()) {
+      active_[a] = active_.back();
+      active_.pop_back();
+    } else {
+      a++;
+    }
+  }
+  return progressed;
+}
+
+bool Executor::runFor(Deadline budget) {
+  prepare();
+  while (!active_.empty()) {
+    if (comm_.abortRequested()) throw Error(ErrorCode::kAborted, "the communicator was aborted");
+    if (sweep()) continue;
+    if (active_.empty()) break;
+    auto now = Clock::now();
+    if (now >= deadline_) throw Error(ErrorCode::kTimeout, "timed out waiting for peers (op timeout reached)");
+    if (now >= budget) return false;
+    RINGTREE_CPU_RELAX();
+  }
+  return true;
+}
+
+void Executor::run() {
+  prepare();
+  // Waiting policy: spin with a pause instruction (cheap, lowest latency), then spin with
+  // sched_yield (lets a peer sharing our core run: this machine is often oversubscribed), then
+  // sleep in futex_wait/poll in bounded slices so deadlines, aborts and dead peers are noticed.
   const int64_t spinLimit = paramSpinCount();
+  const int64_t yieldLimit = spinLimit + paramYieldCount();
   int64_t spins = 0;
   auto lastHealth = Clock::now();
   const auto slice = std::chrono::milliseconds(paramWaitSliceMs());
   bool peerGoneSeen = false;
-  while (!active.empty()) {
+  while (!active_.empty()) {
     if (comm_.abortRequested()) throw Error(ErrorCode::kAborted, "the communicator was aborted");
-    bool progressed = false;
-    for (size_t a = 0; a < active.size();) {
-      auto& q = queues[active[a]];
-      while (!q.empty()) {
-        Req& r = *q.front();
-        if (progress(r)) progressed = true;
-        if (!r.complete) break;
-        q.pop_front();
-      }
-      if (q.empty()) {
-        active[a] = active.back();
-        active.pop_back();
-      } else {
-        a++;
-      }
-    }
-    if (active.empty()) break;
+    bool progressed = sweep();
+    if (active_.empty()) break;
     if (progressed) {
       spins = 0;
       continue;
     }
-    if (++spins < spinLimit) {
+    ++spins;
+    if (spins < spinLimit) {
       RINGTREE_CPU_RELAX();
       continue;
     }
-    // Slow path: bounded waits so deadlines, aborts and dead peers are noticed in bounded time.
     auto now = Clock::now();
-    if (now >= deadline_) {
-      throw Error(ErrorCode::kTimeout, strprintf("timed out waiting for peers (op timeout reached)"));
+    if (now >= deadline_) throw Error(ErrorCode::kTimeout, "timed out waiting for peers (op timeout reached)");
+    if (spins < yieldLimit && now - lastHealth < slice) {
+      sched_yield();
+      continue;
     }
     if (now - lastHealth >= slice || peerGoneSeen) {
       lastHealth = now;
       // only peers we still have work with: one that finished its part may already have left
       std::vector<int> waitingOn;
-      for (size_t idx : active) {
-        int peer = queues[idx].front()->peer;
+      for (size_t idx : active_) {
+        int peer = queues_[idx].front()->peer;
         if (std::find(waitingOn.begin(), waitingOn.end(), peer) == waitingOn.end()) waitingOn.push_back(peer);
       }
       try {
@@ -359,24 +389,23 @@ void Executor::run() {
         // the peer may have written everything we need before it left: drain once more first
         if (peerGoneSeen) throw;
         peerGoneSeen = true;
-        spins = spinLimit;
         continue;
       }
     }
     bool anyTcp = false, anyShm = false;
     std::vector<pollfd> pfds;
-    for (size_t idx : active) {
-      Req& r = *queues[idx].front();
+    for (size_t idx : active_) {
+      Req& r = *queues_[idx].front();
       Pair& p = comm_.pair(r.peer);
-      Stream& s = r.isSend ? *p.send[r.channel] : *p.recv[r.channel];
-      if (s.isShm()) {
+      Stream& st = r.isSend ? *p.send[r.channel] : *p.recv[r.channel];
+      if (st.isShm()) {
         anyShm = true;
       } else {
         anyTcp = true;
-        pfds.push_back(pollfd{s.fd(), static_cast<short>(r.isSend ? POLLOUT : POLLIN), 0});
+        pfds.push_back(pollfd{st.fd(), static_cast<short>(r.isSend ? POLLOUT : POLLIN), 0});
       }
     }
-    int sliceMs = msUntil(deadline_, static_cast<int>(paramWaitSliceMs()));
+    int sliceMs = std::max(1, msUntil(deadline_, static_cast<int>(paramWaitSliceMs())));
     if (anyTcp) {
       if (comm_.wakeFd() >= 0) pfds.push_back(pollfd{comm_.wakeFd(), POLLIN, 0});
       poll(pfds.data(), pfds.size(), anyShm ? 1 : sliceMs);
@@ -385,18 +414,14 @@ void Executor::run() {
       if (own) {
         own->sleeping.store(1, std::memory_order_seq_cst);
         uint32_t bell = own->bell.load(std::memory_order_seq_cst);
-        // re-check once after announcing sleep: a peer that progressed after our last pass has
-        // already bumped the bell, so futex_wait returns at once
-        bool any = false;
-        for (size_t idx : active) {
-          Req& r = *queues[idx].front();
-          if (progress(r)) any = true;
-        }
-        if (!any && !comm_.abortRequested()) futexWait(&own->bell, bell, sliceMs);
+        // re-check after announcing sleep: a peer that progressed since our last sweep has bumped
+        // the bell already, so futex_wait returns at once instead of missing the wake-up
+        bool any = sweep();
+        if (!any && !active_.empty() && !comm_.abortRequested()) futexWait(&own->bell, bell, sliceMs);
         own->sleeping.store(0, std::memory_order_relaxed);
       }
     }
-    spins = spinLimit / 2;  // after a wake-up spin briefly before sleeping again
+    spins = spinLimit;  // after a wake-up: yield-spin before sleeping again
   }
 }
 

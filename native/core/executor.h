@@ -101,14 +101,18 @@ class Executor {
 
   // Drives all posted requests to completion; throws ringtree::Error on failure.
   void run();
+  // Spins (never sleeps) until done or `budget` passes; true when done. Resumable: a later run()
+  // or runFor() continues where this one stopped (the inline fast path hands off this way).
+  bool runFor(Deadline budget);
 
  private:
+  void prepare();
+  bool sweep();
   bool progress(Req& r);
   bool progressSend(Req& r);
   bool progressRecv(Req& r);
   void checkHeader(Req& r);
   bool takeFromStash(Req& r);
-  void waitForProgress(bool& slept);
   void checkHealth(const std::vector<int>& peers);
 
   Communicator& comm_;
@@ -116,6 +120,9 @@ class Executor {
   Deadline deadline_;
   std::deque<Req> reqs_;
   uint32_t step_ = 0;
+  bool prepared_ = false;
+  std::vector<std::deque<Req*>> queues_;  // one FIFO per (peer, channel, direction)
+  std::vector<size_t> active_;            // indices of non-empty queues
 };
 
 }  // namespace ringtree
