@@ -161,7 +161,7 @@ export class ImageFileDataset implements Dataset {
   }
 }
 
-export async function loadDogsVsCats(o: DogsVsCatsOptions): Promise<DatasetSplits & { layout: string }> {
+export async function loadDogsVsCats(o: DogsVsCatsOptions): Promise<DatasetSplits & { train: ImageFileDataset; test: ImageFileDataset; layout: string }> {
   const size = o.imageSize ?? 64;
   const frac = o.testFraction ?? 0.1;
   if (!(frac > 0 && frac < 1)) throw new RangeError(`testFraction must be in (0, 1), got ${frac}`);
