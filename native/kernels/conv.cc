@@ -20,50 +20,73 @@ bool is_pointwise(const ConvGeom& g) {
          g.out_h == g.in_h && g.out_w == g.in_w;
 }
 
-// Rows [m0, m1) of the im2col matrix (row = output pixel, col = (fy, fx, c)).
+// Rows [m0, m1) of the im2col matrix (row = output pixel, col = (fy, fx, c)). Works on runs of
+// output pixels in one output row: per tap, the in-bounds range of ox is computed once, so the inner
+// loops are plain strided copies without bounds checks or divisions.
+inline int ceil_div(int a, int b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); }
+
 void im2col(const ConvGeom& g, const float* x, long m0, long m1, float* col) {
+  const int C = g.in_c;
   const long K = K_of(g);
   const long hw = static_cast<long>(g.out_h) * g.out_w;
-  const size_t cbytes = sizeof(float) * g.in_c;
-  for (long m = m0; m < m1; ++m) {
-    long b = m / hw, r = m % hw;
-    int oy = static_cast<int>(r / g.out_w), ox = static_cast<int>(r % g.out_w);
-    float* dst = col + (m - m0) * K;
-    const float* xb = x + b * static_cast<long>(g.in_h) * g.in_w * g.in_c;
+  const long img = static_cast<long>(g.in_h) * g.in_w * C;
+  const long sx = static_cast<long>(g.stride_w) * C;
+  for (long m = m0; m < m1;) {
+    const long b = m / hw;
+    const int oy = static_cast<int>((m % hw) / g.out_w), ox0 = static_cast<int>((m % hw) % g.out_w);
+    const int ox1 = static_cast<int>(std::min<long>(g.out_w, ox0 + (m1 - m)));
+    float* base = col + (m - m0) * K;
+    const float* xb = x + b * img;
     for (int fy = 0; fy < g.f_h; ++fy) {
-      int iy = oy * g.stride_h - g.pad_top + fy * g.dil_h;
+      const int iy = oy * g.stride_h - g.pad_top + fy * g.dil_h;
+      const bool row_in = iy >= 0 && iy < g.in_h;
       for (int fx = 0; fx < g.f_w; ++fx) {
-        int ix = ox * g.stride_w - g.pad_left + fx * g.dil_w;
-        bool out = iy < 0 || iy >= g.in_h || ix < 0 || ix >= g.in_w;
-        if (g.in_c <= 8) {  // few channels: a call to memcpy per tap would cost more than the copy
-          const float* src = xb + (static_cast<long>(iy) * g.in_w + ix) * g.in_c;
-          for (int c = 0; c < g.in_c; ++c) dst[c] = out ? 0.f : src[c];
-        } else if (out) {
-          std::memset(dst, 0, cbytes);
-        } else {
-          std::memcpy(dst, xb + (static_cast<long>(iy) * g.in_w + ix) * g.in_c, cbytes);
+        const long t = (static_cast<long>(fy) * g.f_w + fx) * C;
+        const int shift = fx * g.dil_w - g.pad_left;  // ix = ox * stride_w + shift
+        int va = ox0, vb = ox0;                        // in-bounds ox range within [ox0, ox1)
+        if (row_in) {
+          va = std::max(ox0, ceil_div(-shift, g.stride_w));
+          vb = std::min(ox1, ceil_div(g.in_w - shift, g.stride_w));
+          if (vb < va) vb = va;
         }
-        dst += g.in_c;
+        float* d = base + t;
+        int o = ox0;
+        for (; o < va; ++o, d += K)
+          for (int c = 0; c < C; ++c) d[c] = 0.f;
+        const float* src = xb + (static_cast<long>(iy) * g.in_w + static_cast<long>(va) * g.stride_w + shift) * C;
+        if (C == 1) {
+          for (; o < vb; ++o, d += K, src += sx) *d = *src;
+        } else {
+          for (; o < vb; ++o, d += K, src += sx)
+            for (int c = 0; c < C; ++c) d[c] = src[c];
+        }
+        for (; o < ox1; ++o, d += K)
+          for (int c = 0; c < C; ++c) d[c] = 0.f;
       }
     }
+    m += ox1 - ox0;
   }
 }
 
 // dx (one image, already zeroed) += col2im(rows [r0, r1) of that image's dcol).
 void col2im_add(const ConvGeom& g, const float* col, long r0, long r1, float* dxb) {
-  const long K = K_of(g);
+  const int C = g.in_c;
+  int oy = static_cast<int>(r0 / g.out_w), ox = static_cast<int>(r0 % g.out_w);
+  const float* src = col;
   for (long r = r0; r < r1; ++r) {
-    int oy = static_cast<int>(r / g.out_w), ox = static_cast<int>(r % g.out_w);
-    const float* src = col + (r - r0) * K;
     for (int fy = 0; fy < g.f_h; ++fy) {
       int iy = oy * g.stride_h - g.pad_top + fy * g.dil_h;
-      for (int fx = 0; fx < g.f_w; ++fx, src += g.in_c) {
+      bool row_in = iy >= 0 && iy < g.in_h;
+      float* drow = dxb + static_cast<long>(iy) * g.in_w * C;
+      for (int fx = 0; fx < g.f_w; ++fx, src += C) {
         int ix = ox * g.stride_w - g.pad_left + fx * g.dil_w;
-        if (iy < 0 || iy >= g.in_h || ix < 0 || ix >= g.in_w) continue;
-        float* d = dxb + (static_cast<long>(iy) * g.in_w + ix) * g.in_c;
-        for (int c = 0; c < g.in_c; ++c) d[c] += src[c];
+        if (!row_in || ix < 0 || ix >= g.in_w) continue;
+        float* d = drow + static_cast<long>(ix) * C;
+        if (C == 1) *d += *src;
+        else for (int c = 0; c < C; ++c) d[c] += src[c];
       }
     }
+    if (++ox == g.out_w) { ox = 0; ++oy; }
   }
 }
 

@@ -29,8 +29,8 @@ namespace {
 
 // Portable 4x8 micro-kernel (plain C++, no FMA contraction: this file is built without -mfma).
 constexpr int PMR = 4, PNR = 8;
-void ukr_portable(int kc, const float* a, long ars, long acs, const float* b, float* c, long ldc, bool accumulate,
-                  int m, int n) {
+void ukr_portable(int kc, const float* a, long ars, long acs, const float* b, long brs, float* c, long ldc,
+                  bool accumulate, int m, int n) {
   float acc[PMR][PNR] = {};
   long off[PMR];
   for (int i = 0; i < PMR; ++i) off[i] = (i < m ? i : m - 1) * ars;
@@ -40,7 +40,7 @@ void ukr_portable(int kc, const float* a, long ars, long acs, const float* b, fl
       for (int j = 0; j < PNR; ++j) acc[i][j] += av * b[j];
     }
     a += acs;
-    b += PNR;
+    b += brs;
   }
   for (int i = 0; i < m; ++i)
     for (int j = 0; j < n; ++j) c[i * ldc + j] = accumulate ? c[i * ldc + j] + acc[i][j] : acc[i][j];
@@ -93,7 +93,8 @@ void pack_b(int kc, int nc, const float* b, long rs, long cs, int nr, float* out
     int n = std::min(nr, nc - j0);
     const float* src = b + j0 * cs;
     if (cs == 1 && n == nr) {
-      for (int k = 0; k < kc; ++k) std::memcpy(out + k * nr, src + k * rs, sizeof(float) * nr);
+      for (int k = 0; k < kc; ++k)
+        for (int j = 0; j < nr; ++j) out[k * nr + j] = src[k * rs + j];
     } else {
       for (int k = 0; k < kc; ++k) {
         int j = 0;
@@ -116,6 +117,8 @@ void gemm_own(const MicroKernelInfo& uk, int M, int N, int K, MatView A, MatView
   // Few column panels: each A panel is used only a few times, so read A in place instead of packing it
   // (same values in the same order: results are identical either way).
   const bool direct_a = N <= 4 * nr && (A.cs == 1 || A.rs == 1);
+  // Few row panels: each B panel is used only a few times, so read B rows in place (full panels only).
+  const bool direct_b = B.cs == 1 && M <= 2 * MC;
   if (K == 0) {
     if (!accumulate)
       for (int i = 0; i < M; ++i) std::memset(C + i * ldc, 0, sizeof(float) * N);
@@ -126,20 +129,28 @@ void gemm_own(const MicroKernelInfo& uk, int M, int N, int K, MatView A, MatView
     for (int pc = 0; pc < K; pc += KC) {
       int kc = std::min(KC, K - pc);
       bool acc = accumulate || pc > 0;
-      pack_b(kc, nc, B.p + pc * B.rs + jc * B.cs, B.rs, B.cs, nr, bp);
+      if (!direct_b) pack_b(kc, nc, B.p + pc * B.rs + jc * B.cs, B.rs, B.cs, nr, bp);
       for (int ic = 0; ic < M; ic += MC) {
         int mc = std::min(MC, M - ic);
         if (!direct_a) pack_a(mc, kc, A.p + ic * A.rs + pc * A.cs, A.rs, A.cs, mr, ap);
         for (int jr = 0; jr < nc; jr += nr) {
           int n = std::min(nr, nc - jr);
           const float* bpanel = bp + static_cast<size_t>(jr / nr) * nr * kc;
+          long brs = nr;
+          if (direct_b && n == nr) {
+            bpanel = B.p + pc * B.rs + jc + jr;
+            brs = B.rs;
+          } else if (direct_b) {  // the last, partial panel is packed (zero-padded) on its own
+            pack_b(kc, n, B.p + pc * B.rs + jc + jr, B.rs, 1, nr, bp);
+            bpanel = bp;
+          }
           for (int ir = 0; ir < mc; ir += mr) {
             int m = std::min(mr, mc - ir);
             float* ct = C + (ic + ir) * ldc + jc + jr;
             if (direct_a)
-              uk.fn(kc, A.p + (ic + ir) * A.rs + pc * A.cs, A.rs, A.cs, bpanel, ct, ldc, acc, m, n);
+              uk.fn(kc, A.p + (ic + ir) * A.rs + pc * A.cs, A.rs, A.cs, bpanel, brs, ct, ldc, acc, m, n);
             else
-              uk.fn(kc, ap + static_cast<size_t>(ir / mr) * mr * kc, 1, mr, bpanel, ct, ldc, acc, m, n);
+              uk.fn(kc, ap + static_cast<size_t>(ir / mr) * mr * kc, 1, mr, bpanel, brs, ct, ldc, acc, m, n);
           }
         }
       }

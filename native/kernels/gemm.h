@@ -27,9 +27,10 @@ bool have_openblas();
 
 // Micro-kernel interface (implemented per ISA).
 // a: element (i, k) of the MRxkc A panel is a[min(i, m-1) * ars + k * acs] (packed: ars 1, acs MR; or the
-// unpacked source matrix); b: packed kcxNR panel; rows >= m and columns >= n of the tile are not stored.
-using MicroKernel = void (*)(int kc, const float* a, long ars, long acs, const float* b, float* c, long ldc,
-                             bool accumulate, int m, int n);
+// unpacked source matrix); b: kcxNR panel with row stride brs (packed: NR; or the source when its rows
+// are contiguous and the panel is full); rows >= m and columns >= n of the tile are not stored.
+using MicroKernel = void (*)(int kc, const float* a, long ars, long acs, const float* b, long brs, float* c,
+                             long ldc, bool accumulate, int m, int n);
 struct MicroKernelInfo {
   int mr, nr;
   MicroKernel fn;

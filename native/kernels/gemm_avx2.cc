@@ -10,8 +10,8 @@ namespace {
 
 constexpr int MR = 6, NR = 16;
 
-void ukr_6x16(int kc, const float* a, long ars, long acs, const float* b, float* c, long ldc, bool accumulate, int m,
-              int n) {
+void ukr_6x16(int kc, const float* a, long ars, long acs, const float* b, long brs, float* c, long ldc, bool accumulate,
+              int m, int n) {
   const long o1 = (m > 1 ? 1 : 0) * ars, o2 = (m > 2 ? 2 : m - 1) * ars, o3 = (m > 3 ? 3 : m - 1) * ars;
   const long o4 = (m > 4 ? 4 : m - 1) * ars, o5 = (m > 5 ? 5 : m - 1) * ars;
   __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
@@ -21,7 +21,7 @@ void ukr_6x16(int kc, const float* a, long ars, long acs, const float* b, float*
   __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
   __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
   for (int k = 0; k < kc; ++k) {
-    __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+    __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
     __m256 av;
     av = _mm256_broadcast_ss(a); c00 = _mm256_fmadd_ps(av, b0, c00); c01 = _mm256_fmadd_ps(av, b1, c01);
     av = _mm256_broadcast_ss(a + o1); c10 = _mm256_fmadd_ps(av, b0, c10); c11 = _mm256_fmadd_ps(av, b1, c11);
@@ -30,7 +30,7 @@ void ukr_6x16(int kc, const float* a, long ars, long acs, const float* b, float*
     av = _mm256_broadcast_ss(a + o4); c40 = _mm256_fmadd_ps(av, b0, c40); c41 = _mm256_fmadd_ps(av, b1, c41);
     av = _mm256_broadcast_ss(a + o5); c50 = _mm256_fmadd_ps(av, b0, c50); c51 = _mm256_fmadd_ps(av, b1, c51);
     a += acs;
-    b += NR;
+    b += brs;
   }
   if (m == MR && n == NR) {
     float* r = c;
