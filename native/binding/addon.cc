@@ -5,10 +5,6 @@
 #include "binding/kernels_binding.h"
 #include "core/types.h"
 
-namespace ringtree::binding {
-void TeardownAll();
-}
-
 namespace {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -27,9 +23,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     napi_is_detached_arraybuffer(env, info[0].As<Napi::TypedArray>().ArrayBuffer(), &detached);
     return Napi::Boolean::New(env, detached);
   }));
-  // Abort and join every live communicator when the environment goes away (process exit,
-  // worker termination), so background threads never outlive their isolate.
-  env.AddCleanupHook([] { ringtree::binding::TeardownAll(); });
   ringtree::binding::InitKernels(env, exports);
   return exports;
 }

@@ -1,6 +1,5 @@
 #include "binding/communicator_binding.h"
 
-#include <set>
 
 #include "common/logging.h"
 #include "common/params.h"
@@ -10,11 +9,6 @@
 namespace ringtree::binding {
 
 namespace {
-
-std::set<CommunicatorBinding*>& liveBindings() {
-  static std::set<CommunicatorBinding*> live;
-  return live;
-}
 
 Napi::Error makeError(Napi::Env env, ErrorCode code, const std::string& message) {
   Napi::Error e = Napi::Error::New(env, message);
@@ -87,11 +81,22 @@ CommunicatorBinding::CommunicatorBinding(const Napi::CallbackInfo& info) : Napi:
                                         [](Napi::Env) {});
   tsfnLive_ = true;
   tsfn_.Unref(env);
-  liveBindings().insert(this);
+  // Abort and join this communicator's thread when its environment goes away (process exit,
+  // worker termination) so no background thread outlives its isolate. Per instance, so one
+  // worker's exit never touches another worker's communicators.
+  env_ = env;
+  napi_add_env_cleanup_hook(env, &CommunicatorBinding::CleanupHook, this);
+  hookAdded_ = true;
+}
+
+void CommunicatorBinding::CleanupHook(void* self) {
+  auto* b = static_cast<CommunicatorBinding*>(self);
+  b->hookAdded_ = false;
+  b->Teardown();
 }
 
 CommunicatorBinding::~CommunicatorBinding() {
-  liveBindings().erase(this);
+  if (hookAdded_) napi_remove_env_cleanup_hook(env_, &CommunicatorBinding::CleanupHook, this);
   Teardown();
 }
 
@@ -341,11 +346,6 @@ Napi::Value CommunicatorBinding::JS_flight(const Napi::CallbackInfo& info) {
 
 Napi::Value CommunicatorBinding::JS_pending(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(pending_.size()));
-}
-
-void TeardownAll() {
-  auto live = liveBindings();
-  for (auto* b : live) b->Teardown();
 }
 
 }  // namespace ringtree::binding

@@ -55,6 +55,9 @@ class CommunicatorBinding : public Napi::ObjectWrap<CommunicatorBinding> {
   std::mutex doneMu_;
   std::deque<uint64_t> done_;
   bool closed_ = false;
+  napi_env env_ = nullptr;
+  bool hookAdded_ = false;
+  static void CleanupHook(void* self);
 };
 
 }  // namespace ringtree::binding
