@@ -93,8 +93,15 @@ struct WrapSum { static T apply(T a, T b) { return static_cast<T>(static_cast<U>
 template <typename T, typename U>
 struct WrapProd { static T apply(T a, T b) { return static_cast<T>(static_cast<U>(a) * static_cast<U>(b)); } };
 
+// Compiled for AVX2 and baseline x86-64, picked at load time (GCC function multi-versioning).
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define RINGTREE_MULTIVERSION __attribute__((target_clones("avx2", "default")))
+#else
+#define RINGTREE_MULTIVERSION
+#endif
+
 template <typename T, typename Op>
-void kernel(void* dst, const void* a, const void* b, size_t n) {
+RINGTREE_MULTIVERSION void kernel(void* dst, const void* a, const void* b, size_t n) {
   T* d = static_cast<T*>(dst);
   const T* x = static_cast<const T*>(a);
   const T* y = static_cast<const T*>(b);
