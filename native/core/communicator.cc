@@ -4,6 +4,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <poll.h>
+#include <sched.h>
 #include <sys/eventfd.h>
 #include <sys/random.h>
 #include <sys/socket.h>
@@ -528,6 +529,19 @@ void Communicator::connectAll(const std::vector<PeerInfo>& peers, int64_t timeou
     }
   }
   if (!localPeers.empty()) setupShm(peers, localPeers, deadline);
+  {
+    // ranks of this job on this host (same host id, shm or not) against the CPUs we may run on
+    int onHost = 1;
+    for (int q = 0; q < P; q++) {
+      if (q != me && peers[q].hostId == peers[me].hostId) onHost++;
+    }
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    int cpus = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : 1;
+    spinCount_ = getenv("RINGTREE_SPIN_COUNT") ? paramSpinCount() : onHost > cpus ? 50 : paramSpinCount();
+    RINGTREE_INFO(kLogInit, "rank %d: %d ranks on this host, %d cpus: spin count %lld", me, onHost, cpus,
+                  static_cast<long long>(spinCount_));
+  }
   for (int q = 0; q < P; q++) {
     if (q == me || pairs_[q]->shm) continue;
     for (int c = 0; c < kNumChannels; c++) {

@@ -128,6 +128,9 @@ class Communicator {
   SegmentHeader* ownHeader() const { return ownSegment_ ? ownSegment_->header() : nullptr; }
   int wakeFd() const { return wakeFd_; }
   char* scratch(size_t bytes);
+  // Busy-poll iterations before yielding/sleeping: short when this host runs more ranks than it
+  // has CPUs (spinning would steal the CPU the peer needs to make progress).
+  int64_t spinCount() const { return spinCount_; }
 
  private:
   void loop();
@@ -148,6 +151,7 @@ class Communicator {
   std::vector<std::unique_ptr<Pair>> pairs_;
   std::unique_ptr<ShmSegment> ownSegment_;
   std::vector<char> scratch_;
+  int64_t spinCount_ = 1000;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;

@@ -350,7 +350,7 @@ void Executor::run() {
   // Waiting policy: spin with a pause instruction (cheap, lowest latency), then spin with
   // sched_yield (lets a peer sharing our core run: this machine is often oversubscribed), then
   // sleep in futex_wait/poll in bounded slices so deadlines, aborts and dead peers are noticed.
-  const int64_t spinLimit = paramSpinCount();
+  const int64_t spinLimit = comm_.spinCount();
   const int64_t yieldLimit = spinLimit + paramYieldCount();
   int64_t spins = 0;
   auto lastHealth = Clock::now();
