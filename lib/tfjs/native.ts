@@ -27,8 +27,8 @@ export interface NativeKernels {
   reduceMax(x: Float32Array, outer: number, reduce: number, inner: number, out: Float32Array): void;
   argMax(x: Float32Array, outer: number, reduce: number, inner: number, out: Int32Array): void;
   softmax(x: Float32Array, rows: number, cols: number, one: number, out: Float32Array): void;
-  /** Seconds per 512^3-style call of C = A*B (impl as setGemm), -1 if that impl is not available. */
-  sgemmBench(m: number, n: number, k: number, iters: number, impl: number): number;
+  /** Seconds per call of C = A*B, wall and process CPU (impl as setGemm); -1 if that impl is not available. */
+  sgemmBench(m: number, n: number, k: number, iters: number, impl: number): { wall: number; cpu: number } | -1;
 }
 
 let cached: NativeKernels | undefined;
