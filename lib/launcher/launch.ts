@@ -12,8 +12,9 @@
 //        same grace periods; a second signal kills the job at once;
 //      - --timeout expires: SIGUSR2 to every rank (each prints its flight recorder), ~1 s for the
 //        dumps, then SIGTERM/SIGKILL; the job exits 124 like timeout(1);
-//   4. when every rank has exited: kill what is left of each rank's process group (no orphans), close
-//      the store, remove the job's /dev/shm segments on every host, return the exit code: 0 iff every
+//   4. when every rank has exited: kill what is left of each rank's process group on every host (no
+//      orphans), close the store, remove the job's /dev/shm segments on every host (one rsh call per
+//      remote host does both), return the exit code: 0 iff every
 //      rank exited 0, else the first failing rank's code (128+N for signal N), 124 on timeout.
 
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -26,7 +27,7 @@ import { LaunchError } from './errors.js';
 import { placeRanks, resolveHosts, type RankPlacement } from './hostfile.js';
 import { injectEnvValue, parseInject } from './inject.js';
 import { OutputRouter } from './output.js';
-import { buildRemoteCommand, parseRemotePidLine, remoteKill, remoteShmCleanup, rshArgv } from './remote.js';
+import { buildRemoteCommand, parseRemotePidLine, remoteCleanup, remoteKill, rshArgv } from './remote.js';
 
 export interface EnvForward {
   name: string;
@@ -212,13 +213,18 @@ class Job {
     if (opts.wdir !== undefined && !anyRemote && !fs.existsSync(opts.wdir)) throw new LaunchError(`--wdir ${opts.wdir}: no such directory`);
     const forwarded = this.#forwardedEnv();
 
-    const store = await TcpStoreServer.start({
-      host: endpoint.bind,
-      port: opts.storePort,
-      secret: this.#secret,
-      log: (m) => this.#log(`store: ${m}`),
-    });
     const router = new OutputRouter({ tag: opts.tagOutput, outputDir: opts.outputDir, stdout: this.#io.stdout, stderr: this.#io.stderr });
+    let store: TcpStoreServer;
+    try {
+      store = await TcpStoreServer.start({
+        host: endpoint.bind,
+        port: opts.storePort,
+        secret: this.#secret,
+        log: (m) => this.#log(`store: ${m}`),
+      });
+    } catch (err) {
+      throw new LaunchError(`cannot start the store on ${hostPort(endpoint.bind, opts.storePort)}: ${(err as Error).message}`);
+    }
     const onSignal = (signal: NodeJS.Signals): void => this.#onSignal(signal);
     const handled: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
     for (const s of handled) process.on(s, onSignal);
@@ -500,11 +506,15 @@ class Job {
     await router.close();
     await store.close();
     this.#removeLocalShm();
-    const remoteHosts = [...new Set(this.#ranks.filter((r) => !r.placement.host.local).map((r) => r.placement.host.name))];
-    await Promise.all([
-      ...this.#background,
-      ...remoteHosts.map((h) => remoteShmCleanup(this.#opts.rsh, h, this.#jobId, remoteCommandTimeoutMs)),
-    ]);
+    await Promise.all(this.#background);
+    const groupsByHost = new Map<string, number[]>();
+    for (const rp of this.#ranks) {
+      if (rp.placement.host.local) continue;
+      const groups = groupsByHost.get(rp.placement.host.name) ?? [];
+      if (rp.remotePid !== undefined) groups.push(rp.remotePid);
+      groupsByHost.set(rp.placement.host.name, groups);
+    }
+    await Promise.all([...groupsByHost].map(([host, groups]) => remoteCleanup(this.#opts.rsh, host, this.#jobId, groups, remoteCommandTimeoutMs)));
   }
 
   #removeLocalShm(): void {

@@ -9,11 +9,13 @@
 //
 // With an output directory each rank writes `rank.N.stdout` / `rank.N.stderr` there instead.
 // Backpressure: when a destination's buffer is full the source streams feeding it are paused until
-// it drains, so a slow consumer slows the ranks instead of growing ringrun's memory.
+// it drains, so a slow consumer slows the ranks instead of growing ringrun's memory. A destination
+// that fails (EPIPE) drops further output instead of taking ringrun down.
 
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
+import { LaunchError } from './errors.js';
 
 const newline = 0x0a;
 const maxLineBytes = 1 << 20;
@@ -25,12 +27,21 @@ class Destination {
   /** The last write ended without '\n' (only for untagged terminal output). */
   dangling = false;
 
+  /** The stream failed (EPIPE: whoever read ringrun's output went away); output is dropped. */
+  #broken = false;
+
   constructor(stream: Writable) {
     this.#stream = stream;
+    // Without a listener an EPIPE would crash ringrun and orphan the ranks.
+    stream.on('error', () => {
+      this.#broken = true;
+      for (const s of this.#paused) s.resume();
+      this.#paused.clear();
+    });
   }
 
   write(data: Buffer, source: Readable): void {
-    if (data.length === 0) return;
+    if (data.length === 0 || this.#broken) return;
     if (this.dangling) {
       data = Buffer.concat([Buffer.from('\n'), data]);
       this.dangling = false;
@@ -53,6 +64,7 @@ class Destination {
   }
 
   end(): Promise<void> {
+    if (this.#broken) return Promise.resolve();
     return new Promise((resolve) => {
       this.#stream.end(() => resolve());
     });
@@ -83,7 +95,14 @@ export class OutputRouter {
   constructor(opts: OutputOptions) {
     this.#opts = opts;
     this.#terminal = { stdout: new Destination(opts.stdout), stderr: new Destination(opts.stderr) };
-    if (opts.outputDir !== undefined) fs.mkdirSync(opts.outputDir, { recursive: true });
+    if (opts.outputDir !== undefined) {
+      try {
+        fs.mkdirSync(opts.outputDir, { recursive: true });
+        fs.accessSync(opts.outputDir, fs.constants.W_OK);
+      } catch (err) {
+        throw new LaunchError(`--output-dir ${opts.outputDir}: ${(err as Error).message}`);
+      }
+    }
   }
 
   /** When a rank stream last delivered data (ms since the epoch), taken after it was written out. */

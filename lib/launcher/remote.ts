@@ -10,8 +10,9 @@
 //   it does not show up in `ps` on either host.
 // - The shell reports its pid on stderr before exec'ing the rank, so the pid is the rank's own; the
 //   launcher strips that line from the output and later signals the rank with
-//   `<rsh> <host> kill -SIG -- -PID || kill -SIG PID` (the process group first: under sshd the rank is
-//   a session leader, and its children die with it).
+//   `<rsh> <host> kill -SIG -PID || kill -SIG PID` (the process group first: under sshd the rank is a
+//   session leader, and its children die with it). After the job one call per host kills what is
+//   left in those groups and removes the job's /dev/shm segments.
 // - Everything is quoted with single quotes, so arguments reach the rank byte for byte.
 
 import { spawn } from 'node:child_process';
@@ -141,12 +142,23 @@ export function runRemote(rsh: readonly string[], host: string, script: string, 
 
 /** Sends `signal` to a remote rank's process group (or the pid alone if it leads no group). */
 export function remoteKill(rsh: readonly string[], host: string, pid: number, signal: NodeJS.Signals, timeoutMs = 5000): Promise<number | null> {
-  const sig = signal.replace(/^SIG/, '');
-  return runRemote(rsh, host, asShCommand(`kill -${sig} -- -${pid} 2>/dev/null || kill -${sig} ${pid} 2>/dev/null`), timeoutMs);
+  const sig = signalName(signal);
+  // `kill -SIG -PGID`: dash's kill does not take `--`, and every sh takes this form.
+  return runRemote(rsh, host, asShCommand(`kill -${sig} -${pid} 2>/dev/null || kill -${sig} ${pid} 2>/dev/null`), timeoutMs);
 }
 
-/** Removes the job's shared-memory segments on a remote host. */
-export function remoteShmCleanup(rsh: readonly string[], host: string, jobId: string, timeoutMs = 5000): Promise<number | null> {
+/**
+ * End-of-job sweep on a remote host: SIGKILL whatever is left in the ranks' process groups (by group
+ * only: a bare pid may have been reused once the rank exited) and remove the job's shared-memory
+ * segments. One agent call per host.
+ */
+export function remoteCleanup(rsh: readonly string[], host: string, jobId: string, groups: readonly number[], timeoutMs = 5000): Promise<number | null> {
   if (!/^[A-Za-z0-9_-]+$/.test(jobId)) throw new LaunchError(`invalid job id "${jobId}"`);
-  return runRemote(rsh, host, asShCommand(`rm -f /dev/shm/ringtree-${jobId}-*`), timeoutMs);
+  const kills = groups.length > 0 ? `for g in ${groups.map((g) => String(Math.trunc(g))).join(' ')}; do kill -KILL -$g 2>/dev/null; done; ` : '';
+  return runRemote(rsh, host, asShCommand(`${kills}rm -f /dev/shm/ringtree-${jobId}-*`), timeoutMs);
+}
+
+function signalName(signal: NodeJS.Signals): string {
+  if (!/^SIG[A-Z0-9]+$/.test(signal)) throw new LaunchError(`invalid signal ${signal}`);
+  return signal.slice(3);
 }

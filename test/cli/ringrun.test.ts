@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
+import { firstNonLoopbackIPv4 } from '../../lib/launcher/launch.js';
 import {
   nodeRank,
   processesWithTag,
@@ -329,4 +330,28 @@ test.serial('ringtree --help lists run, bench, train and demo', async (t) => {
   const r = await runRingrun(['--help'], { script: ringtreeJs });
   t.is(r.code, 0, r.stderr);
   for (const c of ['run', 'bench', 'train', 'demo']) t.regex(r.stdout, new RegExp(`ringtree ${c}\\b`));
+});
+
+test.serial('remote start through an rsh agent (a local stand-in for ssh)', async (t) => {
+  const addr = firstNonLoopbackIPv4();
+  if (addr === undefined) {
+    t.log('skipped: this machine has no non-loopback IPv4 address for the store');
+    t.pass();
+    return;
+  }
+  // Runs the command here, the way `ssh HOST COMMAND` runs it there: $1 is the host, the rest the command.
+  const rsh = `sh -c 'shift; exec sh -c "$*"' rsh`;
+  const code = `${printEnv} process.exit(process.env.RINGTREE_RANK === '2' ? 4 : 0);`;
+  const r = await runRingrun(['--rsh', rsh, '-H', 'far-a:2,far-b:1', '-x', 'FOO=x y', '--grace-ms', '5000', ...nodeRank(code)]);
+  t.is(r.code, 4);
+  t.regex(r.stderr, /^ringrun: rank 2 \(pid \d+ on far-b\) exited with code 4\n$/);
+  const ranks = results(r.stdout);
+  t.deepEqual(ranks.map((x) => x.RINGTREE_HOST_ID), ['far-a', 'far-a', 'far-b']);
+  t.deepEqual(ranks.map((x) => x.RINGTREE_LOCAL_RANK), ['0', '1', '0']);
+  for (const x of ranks) {
+    t.regex(String(x.RINGTREE_STORE), new RegExp(`^${addr.replace(/\./g, '\\.')}:\\d+$`));
+    t.is(x.MASTER_ADDR, addr);
+    t.regex(String(x.RINGTREE_SECRET), /^[0-9a-f]{64}$/);
+    t.is(x.FOO, 'x y');
+  }
 });
