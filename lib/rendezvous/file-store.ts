@@ -87,7 +87,7 @@ export class FileStore implements Store {
     const what = `get(${quoteKey(key)})`;
     return this.#poll('get', what, t, 'waiting for the key', async () => {
       try {
-        return new Uint8Array(await fs.readFile(file));
+        return await fs.readFile(file);
       } catch (error) {
         if (isErrno(error, 'ENOENT')) return undefined;
         throw error;

@@ -170,7 +170,7 @@ export class HashStore implements Store {
     this.#checkOpen('get');
     checkKey(key, 'HashStore.get');
     const t = resolveTimeout(timeoutMs, this.timeoutMs, 'HashStore.get');
-    await this.#wait([key], t, `get(${quoteKey(key)})`);
+    await this.#wait('get', [key], t, `get(${quoteKey(key)})`);
     const value = this.#state.get(key);
     if (value === undefined) throw new StoreError(`HashStore get(${quoteKey(key)}): key was deleted while waiting`, { op: 'store.get' });
     return Uint8Array.prototype.slice.call(value);
@@ -195,7 +195,7 @@ export class HashStore implements Store {
     this.#checkOpen('wait');
     const ks = checkKeys(keys, 'HashStore.wait');
     const t = resolveTimeout(timeoutMs, this.timeoutMs, 'HashStore.wait');
-    await this.#wait(ks, t, `wait(${quoteKeys(ks)})`);
+    await this.#wait('wait', ks, t, `wait(${quoteKeys(ks)})`);
   }
 
   async check(keys: string[]): Promise<boolean> {
@@ -223,14 +223,14 @@ export class HashStore implements Store {
     if (this.#closed) throw new StoreError(`HashStore ${op}: store is closed`, { op: `store.${op}` });
   }
 
-  #wait(keys: readonly string[], timeoutMs: number, what: string): Promise<void> {
+  #wait(op: string, keys: readonly string[], timeoutMs: number, what: string): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const entry = { cancel: () => {}, reject };
       this.#pending.add(entry);
       entry.cancel = this.#state.waitFor(keys, timeoutMs, (ok) => {
         this.#pending.delete(entry);
         if (ok) resolve();
-        else reject(new StoreError(`HashStore ${what}: timed out after ${describeTimeout(timeoutMs)}`, { op: `store.${what.slice(0, what.indexOf('('))}` }));
+        else reject(new StoreError(`HashStore ${what}: timed out after ${describeTimeout(timeoutMs)}`, { op: `store.${op}` }));
       });
     });
   }

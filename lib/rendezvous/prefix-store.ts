@@ -3,6 +3,7 @@
 // It owns nothing: close() only stops this view and never closes the inner store.
 
 import { InvalidArgumentError, StoreError } from '../errors.js';
+import { checkKey } from './common.js';
 import type { Store } from './store.js';
 
 /**
@@ -22,10 +23,9 @@ export class PrefixStore implements Store {
     this.inner = inner;
   }
 
-  /** The key as stored in the inner store. */
+  /** The key as stored in the inner store (the inner store checks the total length). */
   keyOf(key: string): string {
-    if (typeof key !== 'string') throw new InvalidArgumentError(`PrefixStore: key must be a string, got ${typeof key}`);
-    return `${this.prefix}/${key}`;
+    return `${this.prefix}/${checkKey(key, 'PrefixStore')}`;
   }
 
   async set(key: string, value: Uint8Array | string): Promise<void> {

@@ -94,7 +94,7 @@ export class TcpStore implements Store {
       reader.push(chunk);
       this.#drain();
     });
-    socket.on('error', (error) => this.#fail(`connection to ${this.#addr} failed: ${error.message}`, error));
+    socket.on('error', (error) => this.#fail(`connection to ${this.#addr} lost: ${error.message}`, error));
     socket.on('close', () => this.#fail(`connection to ${this.#addr} was closed by the server`));
     socket.setKeepAlive(true, 30_000);
     socket.unref();
