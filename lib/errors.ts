@@ -22,10 +22,11 @@ export interface ErrorContext {
 
 export class RingtreeError extends Error {
   readonly code: ErrorCode;
-  op?: string;
-  seq?: number;
-  rank?: number;
-  peer?: number;
+  // `declare`: set only when known, so printed errors show no undefined fields
+  declare op?: string;
+  declare seq?: number;
+  declare rank?: number;
+  declare peer?: number;
 
   constructor(code: ErrorCode, message: string, context: ErrorContext = {}) {
     super(message, context.cause === undefined ? undefined : { cause: context.cause });
