@@ -62,7 +62,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       .option('warmup-steps', { type: 'number', coerce: nonNegative('warmup-steps'), describe: 'warmup length in steps (overrides --warmup-epochs)' })
       .option('lr-schedule', { choices: ['cosine', 'step', 'constant'] as const, default: 'cosine' as DecayKind, describe: 'decay after the warmup' })
       .option('compression', {
-        type: 'string', default: 'none', describe: 'gradient compression: none | fp16 | bf16 | topk:RATIO | powersgd:RANK',
+        type: 'string', default: 'none', describe: 'gradient compression: none | fp16 | bf16 | topk:RATIO | powersgd:RANK[:START] (START: uncompressed steps first)',
         coerce: (v: string) => { parseCompression(v); return v; },
       })
       .option('engine', { choices: ENGINE_NAMES, default: 'auto' as EngineName, describe: 'TF.js engine (the chosen one is printed)' })

@@ -44,7 +44,8 @@ test('parseCompression accepts the documented spellings and rejects bad ones', (
   t.deepEqual(parseCompression('bf16'), { kind: 'bf16' });
   t.deepEqual(parseCompression('topk:0.01'), { kind: 'topk', ratio: 0.01 });
   t.deepEqual(parseCompression('powersgd:2'), { kind: 'powersgd', rank: 2 });
-  for (const bad of ['topk:0', 'topk:2', 'powersgd:0', 'powersgd:1.5', 'zip']) t.throws(() => parseCompression(bad));
+  t.deepEqual(parseCompression('powersgd:4:100'), { kind: 'powersgd', rank: 4, startStep: 100 });
+  for (const bad of ['topk:0', 'topk:2', 'topk:0.1:3', 'powersgd:0', 'powersgd:1.5', 'powersgd:2:-1', 'zip']) t.throws(() => parseCompression(bad));
 });
 
 test('P = 1: none, top-k with ratio 1 and full-rank PowerSGD are the identity; fp16 exact on half-representable data (INV-C6, CP5)', async (t) => {
@@ -169,6 +170,19 @@ test('PowerSGD with rank >= min(n, m) reproduces the exact average (INV-CP5); sm
   // Default min compression rate 2 with rank 8: 12x9 (108 < 2*8*21) and 18x6 are sent uncompressed => exact.
   const plain = await reduceAll(P, (comm) => ({ c: new PowerSgdCompression({ comm, traffic: new TrafficCounter(P), seed: 1 }, { rank: 8 }) }), grads);
   t.true(maxAbsDiff(plain[0]!, exact) < 1e-6);
+});
+
+test('PowerSGD before its start step is a plain average and leaves the error feedback untouched', async (t) => {
+  const P = 2;
+  const grads = [randomGrad(5), randomGrad(6)];
+  const comms = createFakeGroup(P);
+  const cs = comms.map((comm) => new PowerSgdCompression({ comm, traffic: new TrafficCounter(P), seed: 1 }, { rank: 1, minCompressionRate: 0, startStep: 3 }));
+  const run = (step: number) => Promise.all(cs.map(async (c, r) => { const g = grads[r]!.slice(); await c.start(bucket, g, step).finish(); return g; }));
+  const early = await run(2);
+  t.true(maxAbsDiff(early[0]!, mean(grads)) < 1e-6);
+  t.deepEqual(cs[0]!.sharedState(), {}, 'no Q drawn yet');
+  const late = await run(3);
+  t.true(maxAbsDiff(late[0]!, mean(grads)) > 1e-3, 'rank-1 compression from the start step on');
 });
 
 test('Gram-Schmidt gives orthonormal columns and zeroes dependent ones', (t) => {

@@ -53,7 +53,7 @@ test('bucket all-reduces are all issued before the first completes (overlap, not
 });
 
 test('checkpoint on rank 0 + resume reproduces the uninterrupted run bitwise', async (t) => {
-  t.timeout(60_000);
+  t.timeout(120_000);
   const path = join(tmp, 'ckpt.bin');
   const straight = await makeTrainers(createFakeGroup(2));
   const full = await Promise.all(straight.map((tr) => tr.fit()));
@@ -74,7 +74,7 @@ test('checkpoint on rank 0 + resume reproduces the uninterrupted run bitwise', a
 });
 
 test('fit: learns the synthetic task, sharded evaluation counts every test sample once, checksums gathered', async (t) => {
-  t.timeout(60_000);
+  t.timeout(120_000);
   const trainers = await makeTrainers(createFakeGroup(3), { compression: { kind: 'topk', ratio: 0.25 } });
   const res = await Promise.all(trainers.map((tr) => tr.fit()));
   t.is(res[0]!.test!.count, 64);

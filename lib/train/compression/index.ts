@@ -16,16 +16,20 @@ export type CompressionSpec =
   | { kind: 'fp16' }
   | { kind: 'bf16' }
   | { kind: 'topk'; ratio: number }
-  | { kind: 'powersgd'; rank: number };
+  | { kind: 'powersgd'; rank: number; startStep?: number };
 
-/** Parses `none | fp16 | bf16 | topk[:RATIO] | powersgd[:RANK]` (defaults: topk 0.01, powersgd rank 2). */
+/**
+ * Parses `none | fp16 | bf16 | topk[:RATIO] | powersgd[:RANK[:START]]` (defaults: top-k ratio 0.01,
+ * PowerSGD rank 2 compressing from step START = 0; before START it all-reduces uncompressed).
+ */
 export function parseCompression(text: string): CompressionSpec {
   const s = text.trim().toLowerCase();
   if (s === 'none' || s === '' || s === 'fp32') return { kind: 'none' };
   if (s === 'fp16' || s === 'float16') return { kind: 'fp16' };
   if (s === 'bf16' || s === 'bfloat16') return { kind: 'bf16' };
-  const [name, arg] = s.split(':', 2) as [string, string | undefined];
+  const [name, arg, arg2] = s.split(':') as [string, string | undefined, string | undefined];
   if (name === 'topk') {
+    if (arg2 !== undefined) throw new RangeError(`--compression topk takes one argument, got '${text}'`);
     const ratio = arg === undefined ? 0.01 : Number(arg);
     if (!(ratio > 0 && ratio <= 1)) throw new RangeError(`--compression topk:RATIO needs 0 < RATIO <= 1, got '${arg}'`);
     return { kind: 'topk', ratio };
@@ -33,7 +37,10 @@ export function parseCompression(text: string): CompressionSpec {
   if (name === 'powersgd') {
     const rank = arg === undefined ? 2 : Number(arg);
     if (!Number.isInteger(rank) || rank < 1) throw new RangeError(`--compression powersgd:RANK needs an integer RANK >= 1, got '${arg}'`);
-    return { kind: 'powersgd', rank };
+    if (arg2 === undefined) return { kind: 'powersgd', rank };
+    const startStep = Number(arg2);
+    if (!Number.isInteger(startStep) || startStep < 0) throw new RangeError(`--compression powersgd:RANK:START needs an integer START >= 0, got '${arg2}'`);
+    return { kind: 'powersgd', rank, startStep };
   }
   throw new RangeError(`unknown --compression '${text}' (expected none, fp16, bf16, topk:RATIO or powersgd:RANK)`);
 }
@@ -41,7 +48,7 @@ export function parseCompression(text: string): CompressionSpec {
 export function formatCompression(spec: CompressionSpec): string {
   switch (spec.kind) {
     case 'topk': return `topk:${spec.ratio}`;
-    case 'powersgd': return `powersgd:${spec.rank}`;
+    case 'powersgd': return spec.startStep ? `powersgd:${spec.rank}:${spec.startStep}` : `powersgd:${spec.rank}`;
     default: return spec.kind;
   }
 }
@@ -53,6 +60,6 @@ export function createCompressor(spec: CompressionSpec, comm: CommunicatorLike, 
     case 'fp16': return new HalfCompression(ctx, 'float16');
     case 'bf16': return new HalfCompression(ctx, 'bfloat16');
     case 'topk': return new TopKCompression(ctx, spec.ratio);
-    case 'powersgd': return new PowerSgdCompression(ctx, { rank: spec.rank });
+    case 'powersgd': return new PowerSgdCompression(ctx, { rank: spec.rank, ...(spec.startStep !== undefined ? { startStep: spec.startStep } : {}) });
   }
 }

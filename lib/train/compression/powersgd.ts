@@ -10,6 +10,8 @@ export interface PowerSgdOptions {
   errorFeedback?: boolean;
   /** Reuse last step's Q (default on). */
   warmStart?: boolean;
+  /** Plain (uncompressed) all-reduce for global steps < startStep (torch's start_powerSGD_iter; default 0). */
+  startStep?: number;
 }
 
 interface MatrixPlan {
@@ -60,6 +62,7 @@ export class PowerSgdCompression implements GradientCompressor {
   readonly #minRate: number;
   readonly #errorFeedback: boolean;
   readonly #warmStart: boolean;
+  readonly #startStep: number;
   readonly #q = new Map<number, Float32Array>(); // by tensor (forward) index
   readonly #residuals = new Map<number, Float32Array>();
   readonly #plans = new Map<number, { matrices: MatrixPlan[]; plain: TensorSlot[]; bucketLength: number }>();
@@ -70,7 +73,9 @@ export class PowerSgdCompression implements GradientCompressor {
     this.#minRate = options.minCompressionRate ?? 2;
     this.#errorFeedback = options.errorFeedback ?? true;
     this.#warmStart = options.warmStart ?? true;
-    this.spec = `powersgd:${options.rank}`;
+    this.#startStep = options.startStep ?? 0;
+    if (!(Number.isInteger(this.#startStep) && this.#startStep >= 0)) throw new RangeError(`PowerSGD start step must be an integer >= 0, got ${this.#startStep}`);
+    this.spec = this.#startStep > 0 ? `powersgd:${options.rank}:${this.#startStep}` : `powersgd:${options.rank}`;
   }
 
   #plan(bucket: Bucket) {
@@ -117,6 +122,17 @@ export class PowerSgdCompression implements GradientCompressor {
   start(bucket: Bucket, grad: Float32Array, step: number): PendingReduction {
     const { comm, traffic } = this.ctx;
     const P = comm.size;
+    if (step < this.#startStep) {
+      // Uncompressed phase: a plain float32 average (error-feedback memory untouched).
+      traffic.allReduce(grad.byteLength);
+      const done = comm.allReduce(grad, { op: 'sum' });
+      return {
+        async finish() {
+          await done;
+          if (P > 1) for (let i = 0; i < grad.length; i++) grad[i] = grad[i]! / P;
+        },
+      };
+    }
     const { matrices, plain } = this.#plan(bucket);
     let pLen = 0;
     for (const mp of matrices) pLen += mp.n * mp.r;
