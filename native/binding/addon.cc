@@ -3,7 +3,10 @@
 
 #include "binding/communicator_binding.h"
 #include "binding/kernels_binding.h"
+#include "core/handshake.h"
 #include "core/types.h"
+
+#include <cstring>
 
 namespace {
 
@@ -22,6 +25,24 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     bool detached = false;
     napi_is_detached_arraybuffer(env, info[0].As<Napi::TypedArray>().ArrayBuffer(), &detached);
     return Napi::Boolean::New(env, detached);
+  }));
+  // _checkHello(bytes, jobId, rank, size): the handshake parser's verdict on untrusted bytes ("" =
+  // accepted). Exposed for the fuzzer (scripts/fuzz-handshake.ts), not part of the API.
+  exports.Set("_checkHello", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {
+    Napi::Env env = info.Env();
+    if (info.Length() < 4 || !info[0].IsTypedArray()) return Napi::String::New(env, "bad call");
+    Napi::TypedArray ta = info[0].As<Napi::TypedArray>();
+    ringtree::Hello h{};
+    size_t n = std::min(ta.ByteLength(), sizeof(h));
+    std::memcpy(&h, static_cast<char*>(ta.ArrayBuffer().Data()) + ta.ByteOffset(), n);
+    if (n < sizeof(h)) return Napi::String::New(env, "short hello");
+    std::string reason = ringtree::checkHello(h, ringtree::jobHashOf(info[1].ToString().Utf8Value()),
+                                              info[2].ToNumber().Int32Value(), info[3].ToNumber().Int32Value(), 2,
+                                              [](int, int) { return false; });
+    return Napi::String::New(env, reason);
+  }));
+  exports.Set("_jobHash", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {
+    return Napi::BigInt::New(info.Env(), static_cast<uint64_t>(ringtree::jobHashOf(info[0].ToString().Utf8Value())));
   }));
   ringtree::binding::InitKernels(env, exports);
   return exports;

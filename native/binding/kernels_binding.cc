@@ -169,6 +169,37 @@ Napi::Value Pool2(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// maxPoolWithPositions(x, y, pos Int32Array, geom); maxPoolGradFromPositions(dy, pos, dx, geom)
+Napi::Value MaxPoolPos(const Napi::CallbackInfo& info) {
+  Args a(info);
+  k::ConvGeom g;
+  if (!a.geom(3, &g)) return info.Env().Undefined();
+  if (g.in_c != g.out_c) { a.fail("channel mismatch"); return info.Env().Undefined(); }
+  const float* x = a.f32(0, in_size(g));
+  float* y = a.f32(1, out_size(g));
+  int32_t* pos = a.i32(2, out_size(g));
+  if (!a.ok) return info.Env().Undefined();
+  k::max_pool_with_positions(g, x, y, pos);
+  return info.Env().Undefined();
+}
+
+Napi::Value MaxPoolGradPos(const Napi::CallbackInfo& info) {
+  Args a(info);
+  k::ConvGeom g;
+  if (!a.geom(3, &g)) return info.Env().Undefined();
+  if (g.in_c != g.out_c) { a.fail("channel mismatch"); return info.Env().Undefined(); }
+  const float* dy = a.f32(0, out_size(g));
+  const int32_t* pos = a.i32(1, out_size(g));
+  float* dx = a.f32(2, in_size(g));
+  if (!a.ok) return info.Env().Undefined();
+  const long limit = static_cast<long>(g.in_h) * g.in_w * g.in_c;
+  const size_t n = out_size(g);
+  for (size_t i = 0; i < n; ++i)  // positions index one image: never trust them blindly
+    if (pos[i] >= limit) { a.fail("max pool position out of range"); return info.Env().Undefined(); }
+  k::max_pool_grad_from_positions(g, dy, pos, dx);
+  return info.Env().Undefined();
+}
+
 Napi::Value BatchMatMul(const Napi::CallbackInfo& info) {
   // (a, b, out, batchA, batchB, m, n, k, transA, transB, bias|null, act)
   Args a(info);
@@ -310,6 +341,8 @@ void InitKernels(Napi::Env env, Napi::Object exports) {
   set("depthwiseBackpropFilter", Conv3<k::depthwise_backprop_filter, 4>);
   set("maxPoolGrad", Conv3<k::max_pool_grad, 5>);
   set("maxPool", Pool2<k::max_pool, false>);
+  set("maxPoolWithPositions", MaxPoolPos);
+  set("maxPoolGradFromPositions", MaxPoolGradPos);
   set("avgPool", Pool2<k::avg_pool, false>);
   set("avgPoolGrad", Pool2<k::avg_pool_grad, true>);
   set("batchMatMul", BatchMatMul);

@@ -1,8 +1,6 @@
 #include "core/communicator.h"
 
 #include <errno.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <poll.h>
 #include <sched.h>
 #include <sys/eventfd.h>
@@ -18,6 +16,7 @@
 #include "common/logging.h"
 #include "common/params.h"
 #include "core/executor.h"
+#include "core/handshake.h"
 #include "transport/socket.h"
 
 namespace ringtree {
@@ -27,35 +26,6 @@ double nowUs() {
 }
 
 namespace {
-
-constexpr uint32_t kHelloMagic = 0x31485452;  // "RTH1"
-constexpr uint32_t kProtocolVersion = 1;
-
-struct Hello {
-  uint32_t magic;
-  uint32_t version;
-  uint64_t jobHash;
-  int32_t fromRank;
-  int32_t toRank;
-  int32_t channel;
-  int32_t worldSize;
-  uint8_t nonce[32];
-};
-struct Challenge {
-  uint32_t magic;
-  uint32_t status;
-  uint8_t nonce[32];
-  uint8_t mac[32];
-};
-
-uint64_t fnv1a(const std::string& s) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
 
 void randomBytes(uint8_t* p, size_t n) {
   size_t got = 0;
@@ -67,22 +37,6 @@ void randomBytes(uint8_t* p, size_t n) {
     }
     got += static_cast<size_t>(k);
   }
-}
-
-// HMAC-SHA256(secret, label || hello || nonce)
-void mac(const std::string& secret, const char* label, const Hello& hello, const uint8_t* nonce, uint8_t out[32]) {
-  std::string msg(label);
-  msg.append(reinterpret_cast<const char*>(&hello), sizeof(hello));
-  msg.append(reinterpret_cast<const char*>(nonce), 32);
-  unsigned int len = 32;
-  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()), reinterpret_cast<const unsigned char*>(msg.data()),
-       msg.size(), out, &len);
-}
-
-bool macEqual(const uint8_t* a, const uint8_t* b) {
-  uint8_t d = 0;
-  for (int i = 0; i < 32; i++) d |= a[i] ^ b[i];
-  return d == 0;
 }
 
 std::string sanitize(const std::string& s) {
@@ -403,7 +357,7 @@ void Communicator::connectAll(const std::vector<PeerInfo>& peers, int64_t timeou
     throw Error(ErrorCode::kInvalidArgument, strprintf("peer table has %zu entries, expected %d", peers.size(), P));
   }
   Deadline deadline = deadlineIn(timeoutMs);
-  const uint64_t jobHash = fnv1a(opts_.jobId);
+  const uint64_t jobHash = jobHashOf(opts_.jobId);
   const bool secure = !opts_.secret.empty();
   for (int q = 0; q < P; q++) {
     if (q == me) continue;
@@ -435,14 +389,14 @@ void Communicator::connectAll(const std::vector<PeerInfo>& peers, int64_t timeou
         }
         uint8_t expect[32], answer[32];
         if (secure) {
-          mac(opts_.secret, "ringtree-accept", h, ch.nonce, expect);
+          handshakeMac(opts_.secret, "ringtree-accept", h, ch.nonce, expect);
           if (!macEqual(expect, ch.mac)) {
             throw Error(ErrorCode::kPeer,
                         strprintf("rank %d at %s failed authentication (wrong job secret?)", q,
                                   pairs_[q]->address.c_str()),
                         q);
           }
-          mac(opts_.secret, "ringtree-connect", h, ch.nonce, answer);
+          handshakeMac(opts_.secret, "ringtree-connect", h, ch.nonce, answer);
         } else {
           std::memset(answer, 0, sizeof(answer));
         }
@@ -480,24 +434,20 @@ void Communicator::connectAll(const std::vector<PeerInfo>& peers, int64_t timeou
     try {
       Hello h{};
       readFull(fd, &h, sizeof(h), hd, -1);
-      if (h.magic != kHelloMagic) reason = "not a ringtree connection";
-      else if (h.version != kProtocolVersion) reason = strprintf("protocol version %u, expected %u", h.version, kProtocolVersion);
-      else if (h.jobHash != jobHash) reason = "belongs to another job";
-      else if (h.worldSize != P || h.toRank != me) reason = "wrong world size or rank";
-      else if (h.fromRank <= me || h.fromRank >= P || h.channel < 0 || h.channel >= kNumChannels) reason = "bad rank/channel";
-      else if (pairs_[h.fromRank]->fds[h.channel] >= 0) reason = "duplicate connection";
+      reason = checkHello(h, jobHash, me, P, kNumChannels,
+                          [&](int from, int channel) { return pairs_[from]->fds[channel] >= 0; });
       if (reason.empty()) {
         Challenge ch{};
         ch.magic = kHelloMagic;
         ch.status = 0;
         randomBytes(ch.nonce, sizeof(ch.nonce));
-        if (secure) mac(opts_.secret, "ringtree-accept", h, ch.nonce, ch.mac);
+        if (secure) handshakeMac(opts_.secret, "ringtree-accept", h, ch.nonce, ch.mac);
         writeFull(fd, &ch, sizeof(ch), hd, h.fromRank);
         uint8_t answer[32];
         readFull(fd, answer, sizeof(answer), hd, h.fromRank);
         uint8_t expect[32];
         if (secure) {
-          mac(opts_.secret, "ringtree-connect", h, ch.nonce, expect);
+          handshakeMac(opts_.secret, "ringtree-connect", h, ch.nonce, expect);
           if (!macEqual(expect, answer)) reason = "authentication failed (wrong or missing job secret)";
         }
         if (reason.empty()) {

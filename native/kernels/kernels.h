@@ -30,6 +30,10 @@ void depthwise_backprop_filter(const ConvGeom& g, const float* x, const float* d
 void max_pool(const ConvGeom& g, const float* x, float* y);
 void avg_pool(const ConvGeom& g, const float* x, float* y);
 void max_pool_grad(const ConvGeom& g, const float* dy, const float* x, float* dx);
+// Max pool that also records, per output, the argmax's index within its image ((iy * in_w + ix) * C + c,
+// or -1 when the window has no value > -inf), and the gradient computed from those positions.
+void max_pool_with_positions(const ConvGeom& g, const float* x, float* y, int32_t* pos);
+void max_pool_grad_from_positions(const ConvGeom& g, const float* dy, const int32_t* pos, float* dx);
 // tfjs' AvgPoolGrad scales by 1 / (f_h * f_w) whatever the padding.
 void avg_pool_grad(const ConvGeom& g, const float* dy, float* dx);
 

@@ -115,6 +115,48 @@ void max_pool_grad(const ConvGeom& g, const float* dy, const float* x, float* dx
   });
 }
 
+void max_pool_with_positions(const ConvGeom& g, const float* x, float* y, int32_t* pos) {
+  parallel_for(g.batch * g.out_h, [&](int t) {
+    const int C = g.in_c;
+    int b = t / g.out_h, oy = t % g.out_h;
+    const float* xb = x + static_cast<long>(b) * g.in_h * g.in_w * C;
+    for (int ox = 0; ox < g.out_w; ++ox) {
+      const long o = ((static_cast<long>(b) * g.out_h + oy) * g.out_w + ox) * C;
+      float* __restrict out = y + o;
+      int32_t* __restrict p = pos + o;
+      for (int c = 0; c < C; ++c) { out[c] = -std::numeric_limits<float>::infinity(); p[c] = -1; }
+      for (int fy = 0; fy < g.f_h; ++fy) {
+        int iy = oy * g.stride_h - g.pad_top + fy * g.dil_h;
+        if (iy < 0 || iy >= g.in_h) continue;
+        for (int fx = 0; fx < g.f_w; ++fx) {
+          int ix = ox * g.stride_w - g.pad_left + fx * g.dil_w;
+          if (ix < 0 || ix >= g.in_w) continue;
+          const int32_t off = (iy * g.in_w + ix) * C;
+          const float* __restrict xp = xb + off;
+          for (int c = 0; c < C; ++c) {  // first strictly larger value wins, as in tfjs
+            int32_t gt = -static_cast<int32_t>(xp[c] > out[c]);
+            out[c] = xp[c] > out[c] ? xp[c] : out[c];
+            p[c] = (gt & (off + c)) | (~gt & p[c]);
+          }
+        }
+      }
+    }
+  });
+}
+
+void max_pool_grad_from_positions(const ConvGeom& g, const float* dy, const int32_t* pos, float* dx) {
+  const long img = static_cast<long>(g.in_h) * g.in_w * g.in_c;
+  const long per = static_cast<long>(g.out_h) * g.out_w * g.in_c;
+  parallel_for(g.batch, [&](int b) {
+    float* dxb = dx + b * img;
+    std::memset(dxb, 0, sizeof(float) * img);
+    const float* d = dy + b * per;
+    const int32_t* p = pos + b * per;
+    for (long i = 0; i < per; ++i)
+      if (p[i] >= 0) dxb[p[i]] += d[i];
+  });
+}
+
 void avg_pool_grad(const ConvGeom& g, const float* dy, float* dx) {
   const int C = g.in_c;
   const long img = static_cast<long>(g.in_h) * g.in_w * C;

@@ -182,7 +182,9 @@ void readFull(int fd, void* p, size_t n, Deadline d, int peer) {
       continue;
     }
     if (k == 0) {
-      throw Error(ErrorCode::kPeer, strprintf("rank %d closed the connection (it exited, crashed or aborted)", peer),
+      throw Error(ErrorCode::kPeer,
+                  peer >= 0 ? strprintf("rank %d closed the connection (it exited, crashed or aborted)", peer)
+                            : std::string("the connecting process closed the connection before completing the handshake"),
                   peer);
     }
     if (errno == EAGAIN || errno == EINTR) {
