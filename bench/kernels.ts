@@ -1,4 +1,4 @@
-// node dist/bench/kernels.js [--iters N] [--threads T] [--json FILE] [--cpu-vgg] [--no-torch] [--no-ranks]
+// node dist/bench/kernels.js [--iters N] [--threads T] [--rounds R] [--json FILE] [--cpu-vgg] [--no-torch] [--no-ranks]
 import { runKernelBench } from '../lib/bench/kernels.js';
 
 const argv = process.argv.slice(2);
@@ -7,6 +7,7 @@ await runKernelBench({
   iters: val('--iters') ? Number(val('--iters')) : 10,
   threads: val('--threads') ? Number(val('--threads')) : 1,
   json: val('--json'),
+  rounds: val('--rounds') ? Number(val('--rounds')) : 3,
   skipCpuVgg: !argv.includes('--cpu-vgg'),
   noTorch: argv.includes('--no-torch'),
   noRanks: argv.includes('--no-ranks'),

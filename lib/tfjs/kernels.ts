@@ -40,6 +40,24 @@ function convValid(info: TfCore.backend_util.Conv2DInfo): boolean {
   return info.outHeight > 0 && info.outWidth > 0 && info.batchSize > 0 && info.inChannels > 0 && info.outChannels > 0;
 }
 
+// Argmax positions of max pools run under a gradient tape, keyed by the output's values array.
+type PoolRecord = { pos: Int32Array; x: Float32Array; key: string; xGen: number; yGen: number };
+const poolPositions = new WeakMap<Float32Array, PoolRecord>();
+const freeInt32 = new Map<number, Int32Array[]>();
+function takeInt32(n: number): Int32Array {
+  return freeInt32.get(n)?.pop() ?? new Int32Array(n);
+}
+function giveInt32(a: Int32Array): void {
+  let l = freeInt32.get(a.length);
+  if (!l) freeInt32.set(a.length, (l = []));
+  if (l.length < 8) l.push(a);
+}
+/** True while tfjs records a gradient tape (the forward of tf.grads / minimize). */
+function tape(): boolean {
+  const e = tfc.engine() as unknown as { state?: { gradientDepth?: number } };
+  return (e.state?.gradientDepth ?? 0) > 0;
+}
+
 export function makeImpls(k: NativeKernels): Record<string, NativeImpl> {
   const conv = (inputs: Inputs, b: RingtreeCpuBackend, attrs: Attrs, fused: boolean): TI | null => {
     const x = inputs.x!, filter = inputs.filter!;
@@ -144,6 +162,12 @@ export function makeImpls(k: NativeKernels): Record<string, NativeImpl> {
         attrs.pad as Pad, attrs.dimRoundingMode as Round);
       if (!convValid(info) || !util.arraysEqual(info.outShape, dy.shape)) return null;
       const g = geom(info);
+      // Positions recorded by the forward pass that produced `output` from this very `input`, if valid.
+      const yv = inputs.output ? b.f32(inputs.output) : null;
+      const rec = yv ? poolPositions.get(yv) : undefined;
+      if (rec && yv && rec.x === xv && rec.key === g.join(',') && rec.xGen === b.pool.generation(xv) && rec.yGen === b.pool.generation(yv)) {
+        return b.output(x.shape, (out) => k.maxPoolGradFromPositions(dyv, rec.pos, out, g));
+      }
       return b.output(x.shape, (out) => k.maxPoolGrad(dyv, xv, out, g));
     },
 
@@ -243,7 +267,15 @@ export function makeImpls(k: NativeKernels): Record<string, NativeImpl> {
       attrs.pad as Pad, attrs.dimRoundingMode as Round);
     if (!convValid(info)) return null;
     const g = geom(info);
-    return b.output(info.outShape, (out) => (kind === 'max' ? k.maxPool(xv, out, g) : k.avgPool(xv, out, g)));
+    if (kind === 'avg') return b.output(info.outShape, (out) => k.avgPool(xv, out, g));
+    if (!tape()) return b.output(info.outShape, (out) => k.maxPool(xv, out, g));
+    // Under a gradient tape MaxPoolGrad will follow: record the argmax positions now (tfjs recomputes them).
+    const pos = takeInt32(size(info.outShape));
+    const res = b.output(info.outShape, (out) => k.maxPoolWithPositions(xv, out, pos, g));
+    const yv = b.f32(res)!;
+    poolPositions.set(yv, { pos, x: xv, key: g.join(','), xGen: b.pool.generation(xv), yGen: b.pool.generation(yv) });
+    b.pool.attach(yv, () => { poolPositions.delete(yv); giveInt32(pos); });
+    return res;
   }
 
   function matmul(a: TI, bt: TI, b: RingtreeCpuBackend, attrs: Attrs, bias: Float32Array | null, act: number): TI | null {

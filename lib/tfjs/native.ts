@@ -13,6 +13,8 @@ export interface NativeKernels {
   depthwiseBackpropInput(dy: Float32Array, w: Float32Array, dx: Float32Array, geom: Int32Array): void;
   depthwiseBackpropFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, geom: Int32Array): void;
   maxPool(x: Float32Array, y: Float32Array, geom: Int32Array): void;
+  maxPoolWithPositions(x: Float32Array, y: Float32Array, pos: Int32Array, geom: Int32Array): void;
+  maxPoolGradFromPositions(dy: Float32Array, pos: Int32Array, dx: Float32Array, geom: Int32Array): void;
   avgPool(x: Float32Array, y: Float32Array, geom: Int32Array): void;
   maxPoolGrad(dy: Float32Array, x: Float32Array, dx: Float32Array, geom: Int32Array): void;
   avgPoolGrad(dy: Float32Array, dx: Float32Array, geom: Int32Array): void;

@@ -6,12 +6,14 @@
 //    bufferSync(), a second write) marks it 'escaped', and escaped arrays are never reused;
 //  - it returns to the free list only when its owning dataId is disposed.
 
-type State = { arr: Float32Array; state: 'pending' | 'owned' | 'free' | 'escaped'; owner: object | null };
+type State = { arr: Float32Array; state: 'pending' | 'owned' | 'free' | 'escaped'; owner: object | null; gen: number };
 
 export class BufferPool {
   private readonly free = new Map<number, Float32Array[]>();
   private readonly meta = new WeakMap<ArrayBufferLike, State>();
+  private readonly cleanups = new WeakMap<Float32Array, () => void>();
   private freeBytes = 0;
+  private gens = 0;
   hits = 0;
   misses = 0;
 
@@ -27,8 +29,31 @@ export class BufferPool {
       this.misses++;
       arr = new Float32Array(length);
     }
-    this.meta.set(arr.buffer, { arr, state: 'pending', owner: null });
+    this.runCleanup(arr);
+    this.meta.set(arr.buffer, { arr, state: 'pending', owner: null, gen: ++this.gens });
     return arr;
+  }
+
+  /**
+   * A number that changes whenever `arr` is handed out again (0 for arrays the pool never owned, whose
+   * contents never change): side data computed from an array's contents is valid while it is unchanged.
+   */
+  generation(arr: Float32Array): number {
+    return this.meta.get(arr.buffer)?.gen ?? 0;
+  }
+
+  /** Runs `cleanup` once when `arr` returns to the pool (or is handed out again). */
+  attach(arr: Float32Array, cleanup: () => void): void {
+    this.runCleanup(arr);
+    this.cleanups.set(arr, cleanup);
+  }
+
+  private runCleanup(arr: Float32Array): void {
+    const c = this.cleanups.get(arr);
+    if (c) {
+      this.cleanups.delete(arr);
+      c();
+    }
   }
 
   /** An array that was acquired but will not be stored (error path). */
@@ -76,6 +101,7 @@ export class BufferPool {
 
   private putFree(m: State): void {
     m.owner = null;
+    this.runCleanup(m.arr);
     if (this.freeBytes + m.arr.byteLength > this.maxFreeBytes) {
       m.state = 'escaped';
       return;

@@ -167,3 +167,19 @@ test.serial('whole model: loss, gradients and one SGD step of a small CNN match 
   t.true(worst <= 1e-5, `gradient rel error ${worst}`);
   t.true(worstW <= 1e-6);
 });
+
+test.serial('MaxPoolGrad without recorded positions (forward outside a tape) recomputes them', async (t) => {
+  const tf = await getTf();
+  const run = (backend: string): Float32Array => {
+    tf.setBackend(backend);
+    return tf.tidy(() => {
+      const x = tf.relu(tf.tensor(rand(2 * 9 * 9 * 5, 41), [2, 9, 9, 5])) as Tf4;  // relu: ties at 0
+      const y = tf.maxPool(x, 3, 2, 'same');
+      const dy = tf.tensor(rand(y.size, 42), y.shape);
+      const dx = tf.engine().runKernel('MaxPoolGrad', { dy, input: x, output: y }, { filterSize: 3, strides: 2, pad: 'same' }) as Tensor;
+      return dx.dataSync().slice() as Float32Array;
+    });
+  };
+  const ref = run('cpu'), got = run('ringtree-cpu');
+  t.deepEqual(Array.from(got), Array.from(ref));
+});
