@@ -125,7 +125,7 @@ function randomRequest(rng: Rng): Request {
     case 0: return { op: 'set', id, key: randomKey(rng), value: rng.bytes(rng.int(40)) };
     case 1: return { op: 'get', id, key: randomKey(rng), timeoutMs: rng.pick(timeouts) };
     case 2: return { op: 'add', id, key: randomKey(rng), delta: BigInt.asIntN(64, BigInt(rng.u32()) << BigInt(rng.int(33))) * (rng.chance(0.5) ? -1n : 1n) };
-    case 3: return { op: 'wait', id, keys: Array.from({ length: 1 + rng.int(rng.chance(0.99) ? 4 : maxKeysPerRequest) }, () => randomKey(rng)), timeoutMs: rng.pick(timeouts) };
+    case 3: return { op: 'wait', id, keys: Array.from({ length: 1 + rng.int(rng.chance(0.999) ? 4 : maxKeysPerRequest) }, () => randomKey(rng)), timeoutMs: rng.pick(timeouts) };
     case 4: return { op: 'check', id, keys: Array.from({ length: 1 + rng.int(4) }, () => randomKey(rng)) };
     default: return { op: 'deleteKey', id, key: randomKey(rng) };
   }
@@ -255,7 +255,20 @@ function decodeBoth(stats: Stats, body: Buffer): void {
 const validClientOpcodes = new Set<number>([Opcode.auth, Opcode.set, Opcode.get, Opcode.add, Opcode.wait, Opcode.check, Opcode.deleteKey]);
 const validServerOpcodes = new Set<number>([Opcode.hello, Opcode.authOk, Opcode.refused, Opcode.ok, Opcode.value, Opcode.int, Opcode.bool, Opcode.timeout, Opcode.error]);
 
-type Category = (rng: Rng, stats: Stats) => void;
+/**
+ * Valid frames generated once per run: mutating picks from a pool (which is large and varied)
+ * keeps the generator from dominating the cost of an iteration.
+ */
+interface Pools { client: Buffer[]; server: Buffer[] }
+
+function makePools(rng: Rng, size = 8192): Pools {
+  return {
+    client: Array.from({ length: size }, () => randomClientFrame(rng)),
+    server: Array.from({ length: size }, () => encodeServerMessage(randomServerMessage(rng))),
+  };
+}
+
+type Category = (rng: Rng, stats: Stats, pools: Pools) => void;
 
 const categories: Record<string, Category> = {
   randomBytes(rng, stats) {
@@ -264,8 +277,8 @@ const categories: Record<string, Category> = {
     if (data.length >= 5 && rng.chance(0.7)) data.writeUInt32BE(data.length - 4, 0);
     feed(rng, stats, data);
   },
-  truncated(rng, stats) {
-    const frame = rng.chance(0.5) ? randomClientFrame(rng) : encodeServerMessage(randomServerMessage(rng));
+  truncated(rng, stats, pools) {
+    const frame = rng.pick(rng.chance(0.5) ? pools.client : pools.server);
     const cut = frame.subarray(0, rng.int(frame.length));
     const { frames, rejected } = feed(rng, stats, cut);
     if (frames.length !== 0 || rejected) stats.fail('a truncated frame produced a frame or an error', cut);
@@ -278,18 +291,18 @@ const categories: Record<string, Category> = {
     const { rejected } = feed(rng, stats, data, limit);
     if (!rejected) stats.fail(`length ${length} over limit ${limit} was not refused`, data.subarray(0, 4));
   },
-  badOpcode(rng, stats) {
-    const frame = randomClientFrame(rng);
+  badOpcode(rng, stats, pools) {
+    const frame = Buffer.from(rng.pick(pools.client));
     const op = rng.int(256);
     frame[4] = op;
     const body = frame.subarray(4);
     if (!validClientOpcodes.has(op)) expectReject(stats, 'client', body, () => decodeClientMessage(body));
     if (!validServerOpcodes.has(op)) expectReject(stats, 'server', body, () => decodeServerMessage(body));
   },
-  mutatedClientFrame(rng, stats) { feed(rng, stats, mutate(rng, randomClientFrame(rng))); },
-  mutatedServerFrame(rng, stats) { feed(rng, stats, mutate(rng, encodeServerMessage(randomServerMessage(rng)))); },
-  splitStream(rng, stats) {
-    const originals = Array.from({ length: 1 + rng.int(5) }, () => randomClientFrame(rng));
+  mutatedClientFrame(rng, stats, pools) { feed(rng, stats, mutate(rng, rng.chance(0.05) ? randomClientFrame(rng) : rng.pick(pools.client))); },
+  mutatedServerFrame(rng, stats, pools) { feed(rng, stats, mutate(rng, rng.pick(pools.server))); },
+  splitStream(rng, stats, pools) {
+    const originals = Array.from({ length: 1 + rng.int(5) }, () => rng.pick(pools.client));
     const data = Buffer.concat(originals);
     const { frames, rejected } = feed(rng, stats, data);
     const same = !rejected && frames.length === originals.length && frames.every((f, i) => f.equals(originals[i]!.subarray(4)));
@@ -322,6 +335,7 @@ function expectReject(stats: Stats, side: string, body: Buffer, fn: () => unknow
 
 /** Runs the in-process phase, yielding to the event loop regularly so the watchdog can fire. */
 async function fuzzParser(rng: Rng, iterations: number, stats: Stats, deadline: () => boolean): Promise<void> {
+  const pools = makePools(rng, Math.min(8192, Math.max(256, Math.ceil(iterations / 16))));
   const names = Object.keys(categories);
   const weights = names.map((n) => (n === 'badHmac' ? 1 : n.startsWith('mutated') ? 6 : 3));
   const total = weights.reduce((a, b) => a + b, 0);
@@ -331,7 +345,7 @@ async function fuzzParser(rng: Rng, iterations: number, stats: Stats, deadline: 
     while (r >= weights[k]!) r -= weights[k++]!;
     const name = names[k]!;
     try {
-      categories[name]!(rng, stats);
+      categories[name]!(rng, stats, pools);
     } catch (error) {
       stats.fail(`category ${name} threw ${describe(error)}`);
     }
