@@ -125,6 +125,26 @@ static size_t depLimit(const Req& r) {
 bool Executor::progressSend(Req& r) {
   Stream& s = *comm_.pair(r.peer).send[r.channel];
   bool progressed = false;
+  constexpr size_t kPackLimit = 4096;
+  if (r.packed.empty() && r.hdrDone == 0 && r.bytes + r.pad <= kPackLimit && depLimit(r) >= r.bytes) {
+    r.packed.resize(kHdr + r.bytes + r.pad);
+    std::memcpy(r.packed.data(), &r.hdr, kHdr);
+    if (r.bytes) std::memcpy(r.packed.data() + kHdr, r.src, r.bytes);
+    std::memset(r.packed.data() + kHdr + r.bytes, 0, r.pad);
+  }
+  if (!r.packed.empty()) {
+    while (r.packedDone < r.packed.size()) {
+      size_t k = s.write(r.packed.data() + r.packedDone, r.packed.size() - r.packedDone);
+      if (k == 0) return progressed;
+      r.packedDone += k;
+      progressed = true;
+    }
+    r.hdrDone = kHdr;
+    r.done = r.bytes;
+    r.padDone = r.pad;
+    r.complete = true;
+    return true;
+  }
   while (r.hdrDone < kHdr) {
     size_t k = s.write(reinterpret_cast<const char*>(&r.hdr) + r.hdrDone, kHdr - r.hdrDone);
     if (k == 0) return progressed;

@@ -69,6 +69,10 @@ struct Req {
   const Req* dep = nullptr;
   bool depWhole = false;  // dep must complete first (ranges that do not start at the same byte)
   bool complete = false;
+  // small messages go out as one contiguous write [header | payload | pad] (one syscall / one
+  // ring publish instead of three)
+  std::vector<char> packed;
+  size_t packedDone = 0;
   // point-to-point: a message with another tag arrived first and is being read into the stash
   bool stashing = false;
   std::vector<char> stashBuf;

@@ -53,6 +53,17 @@ size_t TcpStream::read(void* p, size_t n) {
     bytesMoved += k;
     return k;
   }
+  if (n < 4096) {
+    // small reads (headers, small payloads) go through the staging buffer so one recv() picks up
+    // a whole small message instead of one syscall per piece
+    off_ = 0;
+    len_ = recvSome(staging_.data(), staging_.size());
+    size_t k = std::min(n, len_);
+    std::memcpy(p, staging_.data(), k);
+    off_ = k;
+    bytesMoved += k;
+    return k;
+  }
   size_t k = recvSome(p, n);
   bytesMoved += k;
   return k;
