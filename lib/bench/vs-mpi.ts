@@ -78,6 +78,8 @@ export interface VsMpiResult {
   latency: Record<string, number[]>;
   /** Per transport and size: ringtree (each algorithm) / MPI of the means. */
   ratios: Array<{ transport: string; size: number; mpi: number; [alg: string]: number | string }>;
+  /** The issue's ratio targets at the sizes this run covered. */
+  targets: Array<{ transport: string; size: number; ratio: number; auto: number; best: number; met: boolean }>;
   wrongTotal: number;
 }
 
@@ -131,7 +133,19 @@ function runLogged(cmd: string[], log: string, env: NodeJS.ProcessEnv, timeoutMs
   });
 }
 
-const mean = (v: number[]): number => (v.length ? v.reduce((a, b) => a + b, 0) / v.length : NaN);
+/** Issue 5's busbw ratio targets (ringtree / Open MPI, same transport, same run). */
+export function issueTargets(np: number, transports: string[]): Array<{ transport: string; size: number; ratio: number }> {
+  const M = 2 ** 20;
+  const all = np === 2
+    ? [{ transport: 'shm', size: 256 * M, ratio: 3 }, { transport: 'shm', size: 16 * M, ratio: 2 }, { transport: 'shm', size: M, ratio: 1 }, { transport: 'tcp', size: 16 * M, ratio: 1.2 }]
+    : [{ transport: 'shm', size: 16 * M, ratio: 1 }];
+  return all.filter((t) => transports.includes(t.transport));
+}
+
+const mean = (v: number[]): number => {
+  const f = v.filter((x) => Number.isFinite(x));
+  return f.length ? f.reduce((a, b) => a + b, 0) / f.length : NaN;
+};
 
 function seriesName(impl: 'mpi' | 'ringtree', transport: string, algorithm: string): string {
   return impl === 'mpi' ? `MPI ${transport}` : `ringtree ${algorithm} (${transport})`;
@@ -285,24 +299,59 @@ export async function runVsMpi(o: VsMpiOptions): Promise<VsMpiResult> {
   const wrongTotal = series.reduce((a, s) => a + s.points.reduce((b, p) => b + p.wrong, 0), 0);
 
   // ---------------------------------------------------------------- ratios and tables
+  // Sizes up to 4 KiB show the mean time per call (us), larger ones busbw (GB/s). The ratio is
+  // ringtree / MPI of busbw (= MPI time / ringtree time): > 1 means ringtree is faster.
   const ratios: VsMpiResult['ratios'] = [];
   const md: string[] = [];
+  if (!o.noCeilings) {
+    md.push(`Ceilings measured in this run: memory ${ceilings.memRwGBps?.toFixed(2) ?? '?'} GB/s read+write (${ceilings.memSource}), ` +
+      `so a memory-bound all-reduce reaches busbw <= ${ceilings.allReduceBusbw?.toFixed(2) ?? '?'} GB/s with ${o.np} ranks; ` +
+      `TCP loopback ${ceilings.tcpGBps?.toFixed(2) ?? '?'} GB/s (${ceilings.tcpSource}).\n`);
+  }
+  const smallMax = 4096;
   for (const t of o.transports) {
     const m = seriesMap.get(seriesName('mpi', t, 'default'));
     if (!m) continue;
     const rts = o.algorithms.map((a) => seriesMap.get(seriesName('ringtree', t, a)));
-    const header = ['size', `MPI ${t}`, ...o.algorithms.map((a) => `rt ${a}`), ...o.algorithms.map((a) => `${a}/MPI`)];
+    const header = ['size', `MPI ${t}`, ...o.algorithms.map((a) => `ringtree ${a}`), ...o.algorithms.map((a) => `${a} / MPI`)];
     const rows: string[][] = [];
     for (const mp of m.points) {
-      const vals = rts.map((s) => s?.points.find((x) => x.size === mp.size)?.mean ?? NaN);
+      const pts = rts.map((s) => s?.points.find((x) => x.size === mp.size));
+      const vals = pts.map((x) => x?.mean ?? NaN);
       const rec: VsMpiResult['ratios'][number] = { transport: t, size: mp.size, mpi: mp.mean };
       o.algorithms.forEach((a, i) => { rec[a] = vals[i]!; rec[`${a}/mpi`] = vals[i]! / mp.mean; });
       ratios.push(rec);
-      rows.push([formatBytes(mp.size), mp.mean.toFixed(3), ...vals.map((v) => (Number.isFinite(v) ? v.toFixed(3) : '-')),
-        ...vals.map((v) => (Number.isFinite(v) && mp.mean > 0 ? `${(v / mp.mean).toFixed(2)}x` : '-'))]);
+      const small = mp.size <= smallMax;
+      const cell = (pt: SeriesPoint | undefined): string => {
+        if (!pt) return '-';
+        if (small) { const us = mean(pt.time_us); return Number.isFinite(us) ? `${us.toFixed(us < 100 ? 1 : 0)} us` : '-'; }
+        return Number.isFinite(pt.mean) ? pt.mean.toFixed(3) : '-';
+      };
+      const ratio = (pt: SeriesPoint | undefined): string => {
+        if (!pt) return '-';
+        const r = small ? mean(mp.time_us) / mean(pt.time_us) : pt.mean / mp.mean;
+        return Number.isFinite(r) ? `${r.toFixed(2)}x` : '-';
+      };
+      rows.push([formatBytes(mp.size), cell(mp), ...pts.map(cell), ...pts.map(ratio)]);
     }
-    md.push(`### ${t === 'shm' ? 'shared memory' : 'TCP loopback'}, ${o.np} ranks: busbw (GB/s), mean of ${o.repeats} run(s), and ratio ringtree / MPI\n`);
+    md.push(`### ${t === 'shm' ? 'Shared memory' : 'TCP loopback'}, ${o.np} ranks: busbw (GB/s; time per call for sizes <= 4 KiB), mean of ${o.repeats} run(s), and ringtree / MPI\n`);
     md.push(markdownTable(header, rows));
+  }
+  const targets = issueTargets(o.np, o.transports);
+  const targetRows: string[][] = [];
+  const targetResults: VsMpiResult['targets'] = [];
+  for (const tg of targets) {
+    const rec = ratios.find((x) => x.transport === tg.transport && x.size === tg.size);
+    if (!rec) continue;
+    const per = o.algorithms.map((a) => Number(rec[`${a}/mpi`]));
+    const best = Math.max(...per.filter((x) => Number.isFinite(x)));
+    const auto = o.algorithms.includes('auto') ? Number(rec['auto/mpi']) : best;
+    targetResults.push({ ...tg, auto, best, met: auto >= tg.ratio });
+    targetRows.push([tg.transport, formatBytes(tg.size), `>= ${tg.ratio}x`, `${auto.toFixed(2)}x`, `${best.toFixed(2)}x`, auto >= tg.ratio ? 'yes' : 'no']);
+  }
+  if (targetRows.length) {
+    md.push(`### Issue 5 targets (ratio of busbw to Open MPI on the same transport, same run)\n`);
+    md.push(markdownTable(['transport', 'size', 'target', 'auto / MPI', 'best algorithm / MPI', 'met (auto)'], targetRows));
   }
   const latLines = Object.entries(latency).map(([k2, v]) => `- ${k2}: ${v.map((x) => x.toFixed(2)).join(', ')}`);
   if (latLines.length) md.push('### 8 B latency per run (MPI: mean time per call from C; ringtree: median, awaited from JavaScript)\n\n' + latLines.join('\n') + '\n');
@@ -317,6 +366,7 @@ export async function runVsMpi(o: VsMpiOptions): Promise<VsMpiResult> {
     series,
     latency,
     ratios,
+    targets: targetResults,
     wrongTotal,
   };
   writeFileSync(path.join(outDir, 'vs-mpi.json'), JSON.stringify(result, null, 2) + '\n');
