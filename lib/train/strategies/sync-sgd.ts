@@ -9,7 +9,7 @@ import { StrategyBase, type StepInfo, type StrategyState } from './strategy.js';
  * reductions are completed in bucket order in afterBackward, the only barrier of the step.
  */
 export class SyncSGD extends StrategyBase {
-  readonly name = 'sync-sgd';
+  readonly name: string = 'sync-sgd';
   readonly #pending: PendingReduction[] = [];
 
   constructor(readonly compressor: GradientCompressor) {
