@@ -170,8 +170,10 @@ export class TcpStoreServer {
   #onData(conn: Connection, chunk: Buffer): void {
     if (conn.closed) return;
     conn.reader.push(chunk);
+    let completed = 0;
     try {
       for (let body = conn.reader.next(); body !== null && !conn.closed; body = conn.reader.next()) {
+        completed++;
         const msg = decodeClientMessage(body);
         if (!conn.authenticated) {
           if (msg.op !== 'auth') {
@@ -187,23 +189,28 @@ export class TcpStoreServer {
     } catch (error) {
       if (!(error instanceof ProtocolError)) {
         // Not reachable by design; still never let a peer's bytes crash the process.
-        this.#close(conn, `internal error while handling a request: ${(error as Error)?.stack ?? String(error)}`);
+        this.#close(conn, `internal error while handling a request: ${(error as Error)?.stack ?? String(error)}`, 'internal server error');
         return;
       }
       if (conn.authenticated) this.#close(conn, `malformed frame: ${error.message}`);
       else this.#refuse(conn, `malformed frame: ${error.message}`);
       return;
     }
-    this.#armFrameTimer(conn);
+    this.#armFrameTimer(conn, completed > 0);
   }
 
-  /** Starts the incomplete-frame timer when a frame is in progress, stops it when none is. */
-  #armFrameTimer(conn: Connection): void {
+  /**
+   * Times the frame in progress: stops the timer when no bytes are pending, (re)starts it when a
+   * new frame began (the previous ones completed), and otherwise leaves it running, so a frame
+   * that trickles in never gets more than frameTimeoutMs however its bytes are spaced.
+   */
+  #armFrameTimer(conn: Connection, newFrame: boolean): void {
     if (conn.closed) return;
-    if (conn.reader.bufferedBytes === 0) {
-      if (conn.frameTimer) clearTimeout(conn.frameTimer);
+    if (conn.frameTimer && (newFrame || conn.reader.bufferedBytes === 0)) {
+      clearTimeout(conn.frameTimer);
       conn.frameTimer = null;
-    } else if (!conn.frameTimer) {
+    }
+    if (conn.reader.bufferedBytes > 0 && !conn.frameTimer) {
       conn.frameTimer = setTimeout(() => {
         conn.frameTimer = null;
         const why = `frame incomplete after ${this.#frameTimeoutMs} ms (${conn.reader.bufferedBytes} bytes buffered)`;
@@ -286,11 +293,11 @@ export class TcpStoreServer {
     this.#drop(conn, true);
   }
 
-  /** Closes an authenticated connection because of what it sent. */
-  #close(conn: Connection, reason: string): void {
+  /** Closes an authenticated connection because of what it sent (peerReason: what the peer is told). */
+  #close(conn: Connection, reason: string, peerReason = reason): void {
     if (conn.closed) return;
     this.#log(`closed connection from ${conn.addr}: ${reason}`);
-    this.#send(conn, { op: 'refused', reason });
+    this.#send(conn, { op: 'refused', reason: peerReason });
     this.#drop(conn, true);
   }
 

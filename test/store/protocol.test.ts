@@ -169,3 +169,33 @@ test('a live server closes a connection that sends a malformed frame, logs why, 
     await server.close();
   }
 });
+
+test('a steady stream whose chunks end mid-frame is not mistaken for a stalled frame', async (t) => {
+  const logs: string[] = [];
+  const server = await TcpStoreServer.start({ frameTimeoutMs: 150, log: (m) => logs.push(m) });
+  const socket = net.connect({ host: '127.0.0.1', port: server.port });
+  socket.on('error', () => {});
+  const reader = new FrameReader();
+  const replies: string[] = [];
+  socket.on('data', (chunk: Buffer) => {
+    reader.push(chunk);
+    for (let b = reader.next(); b; b = reader.next()) replies.push(decodeServerMessage(b).op);
+  });
+  try {
+    await new Promise<void>((r) => socket.once('connect', () => r()));
+    // 12 requests over ~600 ms; every write carries the end of one frame and the start of the next.
+    const stream = Buffer.concat(Array.from({ length: 12 }, (_, i) => encodeRequest({ op: 'set', id: i + 1, key: `s/${i}`, value: Buffer.alloc(20) })));
+    const step = Math.ceil(stream.length / 12);
+    for (let off = 0; off < stream.length; off += step) {
+      socket.write(stream.subarray(off, off + step));
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await new Promise((r) => setTimeout(r, 100));
+    t.false(socket.destroyed);
+    t.deepEqual(replies, ['hello', ...Array<string>(12).fill('ok')]);
+    t.deepEqual(logs, []);
+  } finally {
+    socket.destroy();
+    await server.close();
+  }
+});
