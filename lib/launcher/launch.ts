@@ -181,6 +181,7 @@ class Job {
   readonly #timers = new Set<NodeJS.Timeout>();
   readonly #background: Array<Promise<unknown>> = [];
   #stopReason: StopReason | undefined;
+  readonly #exitBatch: Array<{ rp: RankProcess; signal: NodeJS.Signals | null; spawnFailed: boolean }> = [];
   #firstFailure: number | undefined;
   #signalsReceived = 0;
   #timedOut = false;
@@ -355,10 +356,29 @@ class Job {
     if (rp.exited) return;
     rp.exited = true;
     rp.exitCode = exitCodeOf(code, signal);
-    const { rank } = rp.placement;
     // Whatever the rank left behind in its process group goes with it.
     if (rp.placement.host.local && rp.pid !== undefined) this.#signalGroup(rp.pid, 'SIGTERM');
-    if (rp.exitCode !== 0 && this.#firstFailure === undefined) {
+    // libuv reaps every child that has exited by the time it handles SIGCHLD and reports them in
+    // spawn order, not in the order they died: a crashed rank and a peer that exited because of the
+    // crash can arrive in one batch. Collect the batch and judge it as a whole (setImmediate runs
+    // after all exit callbacks of this loop turn).
+    this.#exitBatch.push({ rp, signal, spawnFailed });
+    if (this.#exitBatch.length === 1) setImmediate(() => this.#judgeExits());
+  }
+
+  /**
+   * Handles the ranks that exited in one loop turn. The first failure of the job is the one that
+   * decides its exit code; within a batch a rank killed by a signal is taken as the cause (ranks
+   * that notice a dead peer exit with a code of their own), then the lowest rank.
+   */
+  #judgeExits(): void {
+    const batch = this.#exitBatch.splice(0);
+    const failures = batch
+      .filter((e) => e.rp.exitCode !== 0)
+      .sort((x, y) => Number(y.signal !== null) - Number(x.signal !== null) || x.rp.placement.rank - y.rp.placement.rank);
+    const first = failures[0];
+    if (first && this.#firstFailure === undefined) {
+      const { rp, signal, spawnFailed } = first;
       this.#firstFailure = rp.exitCode;
       if (this.#stopReason === undefined) {
         const alive = this.#alive().length;
@@ -369,12 +389,13 @@ class Job {
             : `exited with code ${rp.exitCode}`;
         const where = rp.placement.host.local ? '' : ` on ${rp.placement.host.name}`;
         const pid = rp.pid === undefined ? '' : ` (pid ${rp.remotePid ?? rp.pid}${where})`;
-        this.#log(`rank ${rank}${pid} ${how}${alive > 0 ? '; stopping the job' : ''}`);
+        this.#log(`rank ${rp.placement.rank}${pid} ${how}${alive > 0 ? '; stopping the job' : ''}`);
         this.#stop('failure');
       }
     }
     this.#checkAllExited();
   }
+
 
   #alive(): RankProcess[] {
     return this.#ranks.filter((r) => !r.exited);

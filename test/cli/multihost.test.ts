@@ -2,6 +2,7 @@
 // launcher namespace and starts ranks in two host namespaces through --rsh test/helpers/netns-rsh.sh
 // (in place of ssh). Skipped, with the reason, where namespaces cannot be created (not root, no ip).
 
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
@@ -142,4 +143,23 @@ setInterval(() => {}, 1000);`)], { wrapper: tp.wrap(tp.launcher) });
 netnsTest('namespaces are private to this run', async (t, tp) => {
   const names = listNamespaces();
   for (const ns of [tp.launcher, ...tp.hosts]) t.true(names.includes(ns));
+});
+
+const communicatorBuilt = ['dist/lib/index.js', 'build/Release/ringtree.node'].every((f) => fs.existsSync(path.join(repoRoot, f)));
+
+netnsTest('one job: shared memory between ranks of a host, TCP across hosts', async (t, tp) => {
+  if (!communicatorBuilt) {
+    t.log('skipped: the communicator (dist/lib/index.js, build/Release/ringtree.node) is not built');
+    t.pass();
+    return;
+  }
+  const [a, b] = tp.hosts as [string, string];
+  const worker = path.join(repoRoot, 'dist/test/cli/_workers/allreduce-loop.js');
+  const r = await runRingrun([...rsh, '-H', `${a}:2,${b}:2`, process.execPath, worker], { wrapper: tp.wrap(tp.launcher), env: { OPS: '20' } });
+  t.is(r.code, 0, r.stderr);
+  const ranks = results(r.stdout);
+  t.is(ranks.length, 4);
+  for (const x of ranks) {
+    t.like(x, { size: 4, localRank: (x.rank as number) % 2, localSize: 2, transports: 'shm:1,tcp:2' });
+  }
 });
