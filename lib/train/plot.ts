@@ -16,6 +16,8 @@ export interface ChartOptions {
   height?: number;
   yMin?: number;
   yMax?: number;
+  /** Legend corner (default top-right; bottom-right suits rising curves). */
+  legend?: 'top-right' | 'bottom-right';
   /** Pixel offset of the chart inside a larger SVG. */
   x0?: number;
   y0?: number;
@@ -70,7 +72,7 @@ export function chartFragment(o: ChartOptions): string {
     const d = pts.map(([x, y], k) => `${k === 0 ? 'M' : 'L'}${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join(' ');
     out.push(`<path d="${d}" fill="none" stroke="${s.color}" stroke-width="1.8"${s.dashed ? ' stroke-dasharray="5,3"' : ''}/>`);
     if (pts.length <= 40) for (const [x, y] of pts) out.push(`<circle cx="${sx(x).toFixed(1)}" cy="${sy(y).toFixed(1)}" r="2.5" fill="${s.color}"/>`);
-    const ly = y0 + m.t + 14 + 16 * i;
+    const ly = o.legend === 'bottom-right' ? y0 + m.t + ph - 10 - 16 * (o.series.length - 1 - i) : y0 + m.t + 14 + 16 * i;
     out.push(`<line x1="${x0 + m.l + pw - 150}" x2="${x0 + m.l + pw - 130}" y1="${ly - 4}" y2="${ly - 4}" stroke="${s.color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="5,3"' : ''}/>`);
     out.push(`<text x="${x0 + m.l + pw - 125}" y="${ly}">${esc(s.label)}</text>`);
   });
@@ -103,7 +105,7 @@ export function lossChart(d: CurveData, x0 = 0, y0 = 0): string {
 
 export function accuracyChart(d: CurveData, x0 = 0, y0 = 0): string {
   return chartFragment({
-    title: `${d.title}: accuracy`, xLabel: 'epoch', yLabel: 'accuracy', x0, y0,
+    title: `${d.title}: accuracy`, xLabel: 'epoch', yLabel: 'accuracy', x0, y0, legend: 'bottom-right',
     series: [
       { label: 'train', color: '#08519c', points: d.epochs.map((e) => [e.epoch, e.accuracy]) },
       { label: 'test', color: '#d94801', dashed: true, points: d.epochs.filter((e) => e.test_accuracy !== undefined).map((e) => [e.epoch, e.test_accuracy!]) },
