@@ -1,0 +1,139 @@
+// Rank worker of the failure tests (test/multiproc/failure.test.ts). RT_MODE selects the scenario;
+// every rank prints one result line (ranks that get killed print none).
+//   loop      every rank all-reduces in a loop until an op rejects (the test SIGKILLs one rank
+//             meanwhile); records when and how the op rejected, then whether later ops reject too
+//   silent    rank 0 all-reduces with timeoutMs 1000 while rank 1 never joins
+//   mismatch  on fresh sub-communicators, rank 0 and the others issue different collectives
+//             (op, count, dtype, reduce op); records every rank's error
+//   abort     rank 0's op is aborted through its AbortSignal; an already aborted signal; sticky
+//   sigterm   rank 1 has an op pending when the test sends it SIGTERM: it prints the rejection
+//   exchange  both ranks issue send then recv of a large message (simultaneous exchange)
+import { init, type Communicator } from '../../lib/index.js';
+import { emit, errorInfo, say, type ErrorInfo } from './_common.js';
+
+const mode = process.env.RT_MODE ?? 'loop';
+const comm = await init();
+const { rank, size } = comm;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function outcome(p: Promise<unknown>): Promise<{ ok: true; ms: number } | (ErrorInfo & { ok: false; ms: number; at: number })> {
+  const t0 = Date.now();
+  try {
+    await p;
+    return { ok: true, ms: Date.now() - t0 };
+  } catch (error) {
+    return { ok: false, ms: Date.now() - t0, at: Date.now(), ...errorInfo(error) };
+  }
+}
+
+switch (mode) {
+  case 'loop': {
+    const buf = new Float32Array(1 << 16);
+    let iterations = 0;
+    let first: Awaited<ReturnType<typeof outcome>> | undefined;
+    const stopAt = Date.now() + 60_000;
+    while (Date.now() < stopAt) {
+      buf.fill(rank + 1);
+      const r = await outcome(comm.allReduce(buf, { timeoutMs: 30_000 }));
+      if (!r.ok) {
+        first = r;
+        break;
+      }
+      iterations++;
+      if (iterations === 3) say(`LOOPING ${rank}`);
+    }
+    const later = await outcome(comm.barrier({ timeoutMs: 30_000 }));
+    const later2 = await outcome(comm.allReduce(new Float64Array(3), { timeoutMs: 30_000 }));
+    emit({ rank, iterations, first, later, later2 });
+    break;
+  }
+  case 'silent': {
+    if (rank === 0) {
+      const r = await outcome(comm.allReduce(new Float32Array(1000), { timeoutMs: 1000 }));
+      const later = await outcome(comm.barrier({ timeoutMs: 5000 }));
+      emit({ rank, first: r, later });
+    } else {
+      // stay silent until rank 0 has given up, then leave without issuing anything
+      await sleep(4000);
+      emit({ rank });
+    }
+    break;
+  }
+  case 'mismatch': {
+    const variants = ['op', 'count', 'dtype', 'redop'] as const;
+    const results: Record<string, unknown> = {};
+    for (const v of variants) {
+      const sub = (await comm.split(0)) as Communicator;
+      const b = new Float32Array(13).fill(1);
+      const o = { timeoutMs: 8000 };
+      let p: Promise<unknown>;
+      if (v === 'op') p = rank === 0 ? sub.allReduce(b, o) : sub.broadcast(b, o);
+      else if (v === 'count') p = sub.allReduce(rank === 0 ? b : new Float32Array(14), o);
+      else if (v === 'dtype') p = sub.allReduce(rank === 0 ? b : new Int32Array(13), o);
+      else p = sub.allReduce(b, { ...o, op: rank === 0 ? 'sum' : 'max' });
+      results[v] = await outcome(p);
+      await sub.destroy();
+      await comm.barrier({ timeoutMs: 30_000 }); // the parent is unaffected
+    }
+    emit({ rank, results });
+    break;
+  }
+  case 'abort': {
+    if (rank === 0) {
+      const pre = new AbortController();
+      pre.abort(new Error('cancelled before the op started'));
+      const ac = new AbortController();
+      setTimeout(() => ac.abort(new Error('user gave up')), 300);
+      const first = await outcome(comm.allReduce(new Float32Array(1000), { signal: ac.signal }));
+      const later = await outcome(comm.barrier());
+      // an op with an already aborted signal (the communicator is aborted by now anyway)
+      const preAborted = await outcome(comm.broadcast(new Uint8Array(4), { signal: pre.signal }));
+      emit({ rank, first, later, preAborted });
+    } else {
+      // joins rank 0's op only after rank 0 aborted it: fails because rank 0 is gone
+      await sleep(1500);
+      const later = await outcome(comm.allReduce(new Float32Array(1000), { timeoutMs: 10_000 }));
+      emit({ rank, later });
+    }
+    break;
+  }
+  case 'sigterm': {
+    if (rank === 1) {
+      comm.allReduce(new Float32Array(1000)).then(
+        () => say('RESOLVED'),
+        (error: unknown) => {
+          const e = errorInfo(error);
+          say(`REJECTED ${e.code} ${e.message}`);
+        },
+      );
+      say('PENDING');
+      await sleep(60_000); // the test sends SIGTERM
+      emit({ rank, note: 'not terminated' });
+    } else {
+      // rank 0 joins the op only after rank 1 is gone: it may still complete (rank 1's contribution
+      // was already in flight when it aborted) or fail, but must not hang; the next op fails
+      await sleep(2000);
+      const later = await outcome(comm.allReduce(new Float32Array(1000), { timeoutMs: 20_000 }));
+      const later2 = await outcome(comm.barrier({ timeoutMs: 20_000 }));
+      emit({ rank, later, later2 });
+    }
+    break;
+  }
+  case 'exchange': {
+    const n = Number(process.env.RT_COUNT ?? 5003);
+    const peer = rank ^ 1;
+    if (peer < size) {
+      const out = new Float64Array(n).fill(rank + 1);
+      const inb = new Float64Array(n);
+      const r = await outcome(Promise.all([comm.send(out, peer, { timeoutMs: 5000 }), comm.recv(inb, peer, { timeoutMs: 5000 })]));
+      emit({ rank, r, correct: r.ok && inb.every((x) => x === peer + 1) });
+    } else {
+      emit({ rank });
+    }
+    break;
+  }
+  default:
+    throw new Error(`unknown RT_MODE ${mode}`);
+}
+await comm.destroy().catch(() => {});
+process.exit(0);

@@ -1,0 +1,199 @@
+// Fault behaviour with real rank processes (issue 3, "Fault behaviour"): a rank SIGKILLed mid-op,
+// a silent rank, mismatched collectives, AbortSignal, SIGTERM with an op pending, shm cleanup.
+// Every scenario runs in its own job (failures are sticky); the worker is test/_workers/failure.ts.
+import test from 'ava';
+
+import {
+  describeRun, freePort, runRanks, shmResidue, smallBufferEnv, startRanks, transports, workerPath, type RunRanksResult,
+} from '../helpers/ranks.js';
+
+const worker = workerPath('failure');
+
+interface Outcome { ok: boolean; ms: number; at?: number; code?: string; message?: string; name?: string; peer?: number }
+
+/** Crash-to-error bound asserted by the kill tests (the issue asks for about a second). */
+const crashBoundMs = 10_000;
+
+function resultOf<R>(run: RunRanksResult<unknown>, rank: number): R {
+  const r = run.ranks[rank]?.result;
+  if (!r) throw new Error(`rank ${rank} printed no result\n${describeRun(run)}`);
+  return r as R;
+}
+
+for (const transport of transports) {
+  for (const [P, victim] of [[3, 1], [2, 0]] as const) {
+    test(`${transport} P=${P}: SIGKILL rank ${victim} mid-op -> every survivor's op rejects ERR_RINGTREE_PEER within ${crashBoundMs / 1000} s, later ops too (sticky), no shm residue`, async (t) => {
+      t.timeout(120_000);
+      const port = await freePort();
+      const job = startRanks<{ rank: number; iterations: number; first?: Outcome; later: Outcome; later2: Outcome }>(P, worker, {
+        port, transport, env: { RT_MODE: 'loop' }, timeoutMs: 100_000,
+      });
+      try {
+        await Promise.all(Array.from({ length: P }, (_, r) => job.waitFor(r, /LOOPING/, 60_000)));
+      } catch (error) {
+        job.killAll();
+        const run = await job.done;
+        t.fail(`${(error as Error).message}\n${describeRun(run)}`);
+        return;
+      }
+      const killedAt = Date.now();
+      job.kill(victim, 'SIGKILL');
+      const run = await job.done;
+      const why = describeRun(run);
+      t.false(run.timedOut, why);
+      t.is(run.ranks[victim]!.signal, 'SIGKILL');
+      const delays: number[] = [];
+      for (let r = 0; r < P; r++) {
+        if (r === victim) continue;
+        const res = resultOf<{ iterations: number; first?: Outcome; later: Outcome; later2: Outcome }>(run, r);
+        t.is(run.ranks[r]!.code, 0, why);
+        t.truthy(res.first, `rank ${r}: no op rejected\n${why}`);
+        if (!res.first) continue;
+        t.is(res.first.code, 'ERR_RINGTREE_PEER', `rank ${r}: ${res.first.message}`);
+        const delay = res.first.at! - killedAt;
+        delays.push(delay);
+        t.true(delay < crashBoundMs, `rank ${r} noticed the crash after ${delay} ms`);
+        // sticky: the next ops reject at once with the root cause
+        t.is(res.later.code, 'ERR_RINGTREE_PEER', `rank ${r} later barrier: ${res.later.message}`);
+        t.is(res.later2.code, 'ERR_RINGTREE_PEER', `rank ${r} later allReduce: ${res.later2.message}`);
+      }
+      t.log(`crash-to-error: ${delays.map((d) => `${d} ms`).join(', ')} (survivors of rank ${victim})`);
+      t.deepEqual(shmResidue(run.jobId), [], 'shared-memory segments left after a killed rank');
+    });
+  }
+
+  test(`${transport}: a silent rank -> the others' op with timeoutMs 1000 rejects ERR_RINGTREE_TIMEOUT, later ops too`, async (t) => {
+    t.timeout(60_000);
+    const run = await runRanks(2, worker, { transport, env: { RT_MODE: 'silent' }, timeoutMs: 50_000 });
+    const why = describeRun(run);
+    t.false(run.timedOut, why);
+    const r0 = resultOf<{ first: Outcome; later: Outcome }>(run, 0);
+    t.is(r0.first.code, 'ERR_RINGTREE_TIMEOUT', r0.first.message);
+    t.true(r0.first.ms >= 900 && r0.first.ms < 10_000, `timed out after ${r0.first.ms} ms`);
+    t.is(r0.later.code, 'ERR_RINGTREE_TIMEOUT', `sticky: ${r0.later.message}`);
+    t.log(`timeout fired after ${r0.first.ms} ms`);
+  });
+
+  const mismatchRuns = new Map<number, Promise<RunRanksResult<unknown>>>();
+  const mismatchJob = (P: number): Promise<RunRanksResult<unknown>> => {
+    if (!mismatchRuns.has(P)) mismatchRuns.set(P, runRanks(P, worker, { transport, env: { RT_MODE: 'mismatch' }, timeoutMs: 100_000 }));
+    return mismatchRuns.get(P)!;
+  };
+  const variants: Record<string, [RegExp, RegExp]> = {
+    op: [/allReduce\(float32 x 13/, /broadcast\(float32 x 13/],
+    count: [/allReduce\(float32 x 13,/, /allReduce\(float32 x 14,/],
+    dtype: [/allReduce\(float32 x 13/, /allReduce\(int32 x 13/],
+    redop: [/allReduce\(float32 x 13, sum/, /allReduce\(float32 x 13, max/],
+  };
+  const outcomes = (run: RunRanksResult<unknown>, v: string): Outcome[] =>
+    run.ranks.map((r) => resultOf<{ results: Record<string, Outcome> }>(run, r.rank).results[v]!);
+
+  for (const P of [2, 3]) {
+    test(`${transport} P=${P}: mismatched collectives (op, count, dtype, reduce op) -> ERR_RINGTREE_MISMATCH naming both sides, no rank completes`, async (t) => {
+      t.timeout(120_000);
+      const run = await mismatchJob(P);
+      t.false(run.timedOut, describeRun(run));
+      for (const [v, [a, b]] of Object.entries(variants)) {
+        const outs = outcomes(run, v);
+        for (const [r, o] of outs.entries()) t.false(o.ok, `${v}: rank ${r} completed a mismatched op`);
+        const mm = outs.filter((o) => o.code === 'ERR_RINGTREE_MISMATCH');
+        t.true(mm.length >= 1, `${v}: no rank reported ERR_RINGTREE_MISMATCH: ${outs.map((o) => `${o.code} ${o.message}`).join(' | ')}`);
+        for (const o of mm) {
+          t.regex(o.message!, a, `${v}: the message names rank 0's side`);
+          t.regex(o.message!, b, `${v}: the message names the other side`);
+        }
+      }
+    });
+
+    // Over TCP with P=3, rank 0 allReduce vs ranks 1,2 broadcast: rank 1 detects the mismatch and
+    // fails, but ranks 0 and 2 wait on each other and only give up at their op timeout (8 s here,
+    // 5 min by default): rank 1's failure does not reach TCP peers it has no request with.
+    // Runtime bug reported; remove the .failing once fixed.
+    const hangs = transport === 'tcp' && P === 3;
+    (hangs ? test.failing : test)(`${transport} P=${P}: ${hangs ? '[runtime bug] ' : ''}after a mismatch every rank rejects promptly (MISMATCH or PEER, never its op timeout)`, async (t) => {
+      t.timeout(120_000);
+      const run = await mismatchJob(P);
+      for (const v of Object.keys(variants)) {
+        for (const [r, o] of outcomes(run, v).entries()) {
+          t.true(o.code === 'ERR_RINGTREE_MISMATCH' || o.code === 'ERR_RINGTREE_PEER', `${v}: rank ${r}: ${o.code} after ${o.ms} ms: ${o.message}`);
+          t.true(o.ms < 6000, `${v}: rank ${r} took ${o.ms} ms`);
+        }
+      }
+    });
+  }
+
+  // Issue 3 says ranks that issue different ops "get ERR_RINGTREE_MISMATCH naming both sides"; today
+  // only the rank(s) that read the other side's header get it, the others see ERR_RINGTREE_PEER
+  // ("rank N aborted its communicator"). Runtime bug reported; remove .failing once fixed.
+  test.failing(`${transport} P=2: [runtime bug] a mismatch rejects with ERR_RINGTREE_MISMATCH on EVERY rank`, async (t) => {
+    t.timeout(120_000);
+    const run = await mismatchJob(2);
+    for (const v of Object.keys(variants)) {
+      for (const [r, o] of outcomes(run, v).entries()) t.is(o.code, 'ERR_RINGTREE_MISMATCH', `${v}: rank ${r}: ${o.code} ${o.message}`);
+    }
+  });
+
+  test(`${transport}: AbortSignal abort -> ERR_RINGTREE_ABORTED (sticky), the peer's later op rejects ERR_RINGTREE_PEER`, async (t) => {
+    t.timeout(60_000);
+    const run = await runRanks(2, worker, { transport, env: { RT_MODE: 'abort' }, timeoutMs: 50_000 });
+    const why = describeRun(run);
+    t.false(run.timedOut, why);
+    const r0 = resultOf<{ first: Outcome; later: Outcome; preAborted: Outcome }>(run, 0);
+    t.is(r0.first.code, 'ERR_RINGTREE_ABORTED', r0.first.message);
+    t.regex(r0.first.message!, /user gave up/);
+    t.true(r0.first.ms < 10_000);
+    t.is(r0.later.code, 'ERR_RINGTREE_ABORTED', r0.later.message);
+    t.is(r0.preAborted.code, 'ERR_RINGTREE_ABORTED', r0.preAborted.message);
+    const r1 = resultOf<{ later: Outcome }>(run, 1);
+    t.is(r1.later.code, 'ERR_RINGTREE_PEER', r1.later.message);
+  });
+
+  test(`${transport}: SIGTERM to a rank with a pending op -> it prints the ERR_RINGTREE_ABORTED rejection, then exits`, async (t) => {
+    t.timeout(60_000);
+    const port = await freePort();
+    const job = startRanks<{ later?: Outcome }>(2, worker, { port, transport, env: { RT_MODE: 'sigterm' }, timeoutMs: 50_000 });
+    await job.waitFor(1, /PENDING/, 30_000).catch(() => {});
+    job.kill(1, 'SIGTERM');
+    const run = await job.done;
+    const why = describeRun(run);
+    t.false(run.timedOut, why);
+    const r1 = run.ranks[1]!;
+    t.regex(r1.stdout, /REJECTED ERR_RINGTREE_ABORTED .*SIGTERM/, why);
+    t.true(r1.code === 143 || r1.signal === 'SIGTERM', `exit ${r1.code ?? r1.signal}`);
+    const r0 = resultOf<{ later: Outcome; later2: Outcome }>(run, 0);
+    t.true(r0.later.ok || r0.later.code === 'ERR_RINGTREE_PEER', `${r0.later.code} ${r0.later.message}`);
+    t.is(r0.later2.code, 'ERR_RINGTREE_PEER', r0.later2.message);
+    t.deepEqual(shmResidue(run.jobId), []);
+  });
+
+}
+
+// A simultaneous exchange (both ranks issue send then recv) of a message larger than the transport's
+// buffering (here 40 KB through 4 KB shm rings) cannot complete: each rank's progress thread is
+// stuck in its send, so neither reaches its recv; both wait for the op timeout. Over TCP the same
+// happens once the message exceeds the socket buffers (32 MB float32 deadlocks with the defaults).
+// Runtime bug reported; remove .failing once fixed.
+{
+  const transport = 'shm';
+  test.failing(`${transport}: [runtime bug] simultaneous send+recv exchange of a large message completes`, async (t) => {
+    t.timeout(60_000);
+    const run = await runRanks(2, worker, {
+      transport, env: { RT_MODE: 'exchange', RT_COUNT: '5003', ...smallBufferEnv }, timeoutMs: 50_000,
+    });
+    for (const r of [0, 1]) {
+      const res = resultOf<{ r: Outcome; correct: boolean }>(run, r);
+      t.true(res.r.ok, `rank ${r}: ${res.r.code} ${res.r.message}`);
+      t.true(res.correct);
+    }
+  });
+}
+
+test('shm: small exchange (fits the buffers) works both ways at once', async (t) => {
+  t.timeout(60_000);
+  const run = await runRanks(2, worker, { transport: 'shm', env: { RT_MODE: 'exchange', RT_COUNT: '100' }, timeoutMs: 50_000 });
+  for (const r of [0, 1]) {
+    const res = resultOf<{ r: Outcome; correct: boolean }>(run, r);
+    t.true(res.r.ok, `rank ${r}: ${res.r.code} ${res.r.message}`);
+    t.true(res.correct);
+  }
+});
