@@ -355,3 +355,17 @@ test.serial('remote start through an rsh agent (a local stand-in for ssh)', asyn
     t.is(x.FOO, 'x y');
   }
 });
+
+test.serial('--hostfile with this machine\'s names runs the ranks locally', async (t) => {
+  const hf = path.join(tmpDir, 'hostfile');
+  fs.writeFileSync(hf, `# local slots\nlocalhost slots=2\n${os.hostname()}:1   # same machine\n`);
+  const r = await runRingrun(['--hostfile', hf, ...nodeRank(printEnv)]);
+  t.is(r.code, 0, r.stderr);
+  const ranks = results(r.stdout);
+  t.deepEqual(ranks.map((x) => [x.RINGTREE_LOCAL_RANK, x.RINGTREE_LOCAL_WORLD_SIZE, x.RINGTREE_HOST_ID]), [
+    ['0', '3', os.hostname()],
+    ['1', '3', os.hostname()],
+    ['2', '3', os.hostname()],
+  ]);
+  t.regex(String(ranks[0]!.RINGTREE_STORE), /^127\.0\.0\.1:/);
+});
