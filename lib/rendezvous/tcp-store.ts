@@ -52,9 +52,12 @@ interface Pending {
   timer: NodeJS.Timeout | null;
 }
 
-/** A failed connection attempt; `retry` says whether another attempt may succeed. */
+/**
+ * A failed connection attempt; `retry` says whether another attempt may succeed, `cutShort` that
+ * it only ran out of the remaining connect time (so an earlier failure explains more).
+ */
 class AttemptFailure {
-  constructor(readonly message: string, readonly retry: boolean, readonly cause?: unknown) {}
+  constructor(readonly message: string, readonly retry: boolean, readonly cause?: unknown, readonly cutShort = false) {}
 }
 
 /**
@@ -119,6 +122,7 @@ export class TcpStore implements Store {
     const started = Date.now();
     const deadline = started + connectTimeoutMs;
     let delay = firstRetryDelayMs;
+    let explanation: AttemptFailure | null = null;
     for (let attempt = 1; ; attempt++) {
       const remaining = deadline - Date.now();
       try {
@@ -126,6 +130,7 @@ export class TcpStore implements Store {
         return new TcpStore(socket, reader, host, port, timeoutMs);
       } catch (error) {
         const failure = error instanceof AttemptFailure ? error : new AttemptFailure(String(error), false, error);
+        if (!failure.cutShort || !explanation) explanation = failure;
         const left = deadline - Date.now();
         if (!failure.retry) {
           throw new StoreError(`TcpStore connect to ${addr}: ${failure.message}`, { op: 'store.connect', cause: failure.cause });
@@ -133,8 +138,8 @@ export class TcpStore implements Store {
         if (left <= 0) {
           throw new StoreError(
             `TcpStore connect to ${addr}: gave up after ${Date.now() - started} ms and ${attempt} attempt(s) ` +
-            `(connectTimeoutMs ${describeTimeout(connectTimeoutMs)}); last error: ${failure.message}`,
-            { op: 'store.connect', cause: failure.cause });
+            `(connectTimeoutMs ${describeTimeout(connectTimeoutMs)}); last error: ${explanation.message}`,
+            { op: 'store.connect', cause: explanation.cause });
         }
         // Jittered exponential backoff, never past the deadline.
         await sleep(Math.min(left, delay * (0.75 + Math.random() * 0.5)));
@@ -405,7 +410,7 @@ function attemptConnect(host: string, port: number, secret: string | undefined, 
     const timer = setTimeout(() => {
       finish(new AttemptFailure(stage === 'connecting'
         ? `TCP connect did not complete within ${timeoutMs} ms`
-        : `no ${stage === 'hello' ? 'greeting' : 'authentication reply'} from the server within ${timeoutMs} ms`, stage === 'connecting'));
+        : `no ${stage === 'hello' ? 'greeting' : 'authentication reply'} from the server within ${timeoutMs} ms`, stage === 'connecting', undefined, true));
     }, Math.min(timeoutMs, maxTimerMs));
     socket.on('connect', onConnect);
     socket.on('data', onData);

@@ -172,7 +172,7 @@ test('a live server closes a connection that sends a malformed frame, logs why, 
 
 test('a steady stream whose chunks end mid-frame is not mistaken for a stalled frame', async (t) => {
   const logs: string[] = [];
-  const server = await TcpStoreServer.start({ frameTimeoutMs: 150, log: (m) => logs.push(m) });
+  const server = await TcpStoreServer.start({ frameTimeoutMs: 400, log: (m) => logs.push(m) });
   const socket = net.connect({ host: '127.0.0.1', port: server.port });
   socket.on('error', () => {});
   const reader = new FrameReader();
@@ -183,16 +183,17 @@ test('a steady stream whose chunks end mid-frame is not mistaken for a stalled f
   });
   try {
     await new Promise<void>((r) => socket.once('connect', () => r()));
-    // 12 requests over ~600 ms; every write carries the end of one frame and the start of the next.
-    const stream = Buffer.concat(Array.from({ length: 12 }, (_, i) => encodeRequest({ op: 'set', id: i + 1, key: `s/${i}`, value: Buffer.alloc(20) })));
-    const step = Math.ceil(stream.length / 12);
+    // 20 requests over ~1.2 s (3x the frame timeout); every write carries the end of one frame
+    // and the start of the next, so bytes are always pending between writes.
+    const stream = Buffer.concat(Array.from({ length: 20 }, (_, i) => encodeRequest({ op: 'set', id: i + 1, key: `s/${i}`, value: Buffer.alloc(20) })));
+    const step = Math.ceil(stream.length / 20);
     for (let off = 0; off < stream.length; off += step) {
       socket.write(stream.subarray(off, off + step));
-      await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 60));
     }
     await new Promise((r) => setTimeout(r, 100));
     t.false(socket.destroyed);
-    t.deepEqual(replies, ['hello', ...Array<string>(12).fill('ok')]);
+    t.deepEqual(replies, ['hello', ...Array<string>(20).fill('ok')]);
     t.deepEqual(logs, []);
   } finally {
     socket.destroy();
