@@ -141,6 +141,25 @@ void conv2d_backprop_input(const ConvGeom& g, const float* dy, const float* w, f
     sgemm(static_cast<int>(g.batch * hw_out), static_cast<int>(K), N, {dy, N, 1}, Wt, dx, K, false);
     return;
   }
+  if (g.stride_h == 1 && g.stride_w == 1 && g.dil_h == 1 && g.dil_w == 1) {
+    // Stride 1: dx is the forward convolution of dy with the spatially flipped, channel-transposed
+    // filter and complementary padding, so it runs as im2col + one long-K GEMM with no col2im scatter.
+    static thread_local Scratch flipped;
+    float* wf = flipped.get(static_cast<size_t>(K) * N);
+    for (int fy = 0; fy < g.f_h; ++fy)
+      for (int fx = 0; fx < g.f_w; ++fx)
+        for (int ci = 0; ci < g.in_c; ++ci)
+          for (int co = 0; co < N; ++co)
+            wf[((static_cast<long>(g.f_h - 1 - fy) * g.f_w + (g.f_w - 1 - fx)) * N + co) * g.in_c + ci] =
+                w[((static_cast<long>(fy) * g.f_w + fx) * g.in_c + ci) * N + co];
+    ConvGeom t = g;
+    t.in_h = g.out_h; t.in_w = g.out_w; t.in_c = g.out_c;
+    t.out_h = g.in_h; t.out_w = g.in_w; t.out_c = g.in_c;
+    t.pad_top = g.f_h - 1 - g.pad_top;
+    t.pad_left = g.f_w - 1 - g.pad_left;
+    conv2d(t, dy, wf, nullptr, kLinear, dx);
+    return;
+  }
   const long R = chunk_rows(K);
   parallel_for(g.batch, [&](int b) {
     float* dxb = dx + b * img;
