@@ -185,6 +185,7 @@ class Job {
   #firstFailure: number | undefined;
   #signalsReceived = 0;
   #timedOut = false;
+  #router: OutputRouter | undefined;
   #allExited!: () => void;
   readonly #done = new Promise<void>((resolve) => {
     this.#allExited = resolve;
@@ -196,7 +197,8 @@ class Job {
   }
 
   #log(message: string): void {
-    this.#io.stderr.write(`ringrun: ${message}\n`);
+    if (this.#router) this.#router.message(`ringrun: ${message}`);
+    else this.#io.stderr.write(`ringrun: ${message}\n`);
   }
 
   async run(): Promise<number> {
@@ -215,6 +217,7 @@ class Job {
     const forwarded = this.#forwardedEnv();
 
     const router = new OutputRouter({ tag: opts.tagOutput, outputDir: opts.outputDir, stdout: this.#io.stdout, stderr: this.#io.stderr });
+    this.#router = router;
     let store: TcpStoreServer;
     try {
       store = await TcpStoreServer.start({

@@ -40,13 +40,14 @@ class Destination {
     });
   }
 
-  write(data: Buffer, source: Readable): void {
+  /** Writes data; when the stream's buffer is full, `source` (if any) is paused until it drains. */
+  write(data: Buffer, source?: Readable): void {
     if (data.length === 0 || this.#broken) return;
     if (this.dangling) {
       data = Buffer.concat([Buffer.from('\n'), data]);
       this.dangling = false;
     }
-    if (this.#stream.write(data)) return;
+    if (this.#stream.write(data) || !source) return;
     this.#paused.add(source);
     source.pause();
     if (this.#waiting) return;
@@ -108,6 +109,11 @@ export class OutputRouter {
   /** When a rank stream last delivered data (ms since the epoch), taken after it was written out. */
   get lastActivity(): number {
     return this.#lastActivity;
+  }
+
+  /** Writes one line of ringrun's own to the terminal's stderr, never glued to a rank's partial line. */
+  message(line: string): void {
+    this.#terminal.stderr.write(Buffer.from(`${line}\n`));
   }
 
   /** Path of a rank's output file under --output-dir. */
