@@ -47,6 +47,24 @@ export interface GradientCompressor {
   resetLocalState(): void;
 }
 
+/**
+ * Sum all-reduce that skips the collective on a single rank (INV-C6: it is the identity there), so a
+ * one-process run pays no progress-thread round trip per bucket.
+ */
+export function allReduceSum<T extends Float32Array | Uint16Array>(comm: CommunicatorLike, buf: T, dtype?: 'float16' | 'bfloat16'): Promise<T> {
+  if (comm.size === 1) return Promise.resolve(buf);
+  return comm.allReduce(buf, dtype ? { op: 'sum', dtype } : { op: 'sum' });
+}
+
+/** All-gather that is a local copy on a single rank. */
+export function allGatherLocal<T extends Float32Array | Int32Array>(comm: CommunicatorLike, send: T, recv: T): Promise<T> {
+  if (comm.size === 1) {
+    recv.set(send);
+    return Promise.resolve(recv);
+  }
+  return comm.allGather(send, recv);
+}
+
 export interface CompressorContext {
   comm: CommunicatorLike;
   traffic: TrafficCounter;

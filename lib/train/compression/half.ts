@@ -1,6 +1,6 @@
 import type { Bucket } from '../buckets.js';
 import { decodeHalf, encodeHalf, type HalfType } from '../half.js';
-import type { CompressorContext, GradientCompressor, PendingReduction } from './compressor.js';
+import { allReduceSum, type CompressorContext, type GradientCompressor, type PendingReduction } from './compressor.js';
 
 /**
  * fp16 / bf16 transport: each rank pre-divides its gradient by P (so the sum cannot overflow where the
@@ -17,7 +17,7 @@ export class HalfCompression implements GradientCompressor {
     const { comm, traffic } = this.ctx;
     const wire = encodeHalf(grad, new Uint16Array(grad.length), this.type, 1 / comm.size);
     traffic.allReduce(wire.byteLength);
-    const done = comm.allReduce(wire, { op: 'sum', dtype: this.type });
+    const done = allReduceSum(comm, wire, this.type);
     const type = this.type;
     return {
       async finish() {

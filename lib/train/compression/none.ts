@@ -1,5 +1,5 @@
 import type { Bucket } from '../buckets.js';
-import type { CompressorContext, GradientCompressor, PendingReduction } from './compressor.js';
+import { allReduceSum, type CompressorContext, type GradientCompressor, type PendingReduction } from './compressor.js';
 
 /** Plain float32 all-reduce (sum), then division by the world size. */
 export class NoCompression implements GradientCompressor {
@@ -10,7 +10,7 @@ export class NoCompression implements GradientCompressor {
     const { comm, traffic } = this.ctx;
     const size = comm.size;
     traffic.allReduce(grad.byteLength);
-    const done = comm.allReduce(grad, { op: 'sum' });
+    const done = allReduceSum(comm, grad);
     return {
       async finish() {
         await done;

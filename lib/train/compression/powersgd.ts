@@ -1,6 +1,6 @@
 import type { Bucket, TensorSlot } from '../buckets.js';
 import { Rng } from '../rng.js';
-import type { CompressorContext, GradientCompressor, PendingReduction } from './compressor.js';
+import { allReduceSum, type CompressorContext, type GradientCompressor, type PendingReduction } from './compressor.js';
 
 export interface PowerSgdOptions {
   rank: number;
@@ -125,7 +125,7 @@ export class PowerSgdCompression implements GradientCompressor {
     if (step < this.#startStep) {
       // Uncompressed phase: a plain float32 average (error-feedback memory untouched).
       traffic.allReduce(grad.byteLength);
-      const done = comm.allReduce(grad, { op: 'sum' });
+      const done = allReduceSum(comm, grad);
       return {
         async finish() {
           await done;
@@ -170,7 +170,7 @@ export class PowerSgdCompression implements GradientCompressor {
       off += s.size;
     }
     traffic.allReduce(first.byteLength);
-    const firstDone = comm.allReduce(first, { op: 'sum' });
+    const firstDone = allReduceSum(comm, first);
     const self = this;
     return {
       async finish() {
@@ -207,7 +207,7 @@ export class PowerSgdCompression implements GradientCompressor {
           qo += m * r;
         });
         traffic.allReduce(second.byteLength);
-        await comm.allReduce(second, { op: 'sum' });
+        await allReduceSum(comm, second);
         o = 0;
         qo = 0;
         matrices.forEach((mp, k) => {

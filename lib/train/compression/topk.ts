@@ -1,5 +1,5 @@
 import type { Bucket } from '../buckets.js';
-import type { CompressorContext, GradientCompressor, PendingReduction } from './compressor.js';
+import { allGatherLocal, type CompressorContext, type GradientCompressor, type PendingReduction } from './compressor.js';
 
 /**
  * Index of the k-th largest |a[i]| threshold: returns the value t such that exactly the k largest
@@ -98,7 +98,7 @@ export class TopKCompression implements GradientCompressor {
     const allIdx = new Int32Array(k * P);
     traffic.allGather(vals.byteLength);
     traffic.allGather(idx.byteLength);
-    const done = Promise.all([comm.allGather(vals, allVals), comm.allGather(idx, allIdx)]);
+    const done = Promise.all([allGatherLocal(comm, vals, allVals), allGatherLocal(comm, idx, allIdx)]);
     return {
       async finish() {
         await done;
