@@ -36,7 +36,7 @@ function oracleAccepts(b: Buffer, jobHash: bigint, me: number, size: number): bo
   if (b.length < 64) return false;
   const from = b.readInt32LE(16), to = b.readInt32LE(20), channel = b.readInt32LE(24), ws = b.readInt32LE(28);
   return b.readUInt32LE(0) === helloMagic && b.readUInt32LE(4) === 1 && b.readBigUInt64LE(8) === jobHash &&
-    ws === size && to === me && from > me && from < size && channel >= 0 && channel < 2;
+    ws === size && to === me && from > me && from < size && channel >= 0 && channel < 3;
 }
 
 export interface FuzzResult {

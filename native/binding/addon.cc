@@ -37,7 +37,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     std::memcpy(&h, static_cast<char*>(ta.ArrayBuffer().Data()) + ta.ByteOffset(), n);
     if (n < sizeof(h)) return Napi::String::New(env, "short hello");
     std::string reason = ringtree::checkHello(h, ringtree::jobHashOf(info[1].ToString().Utf8Value()),
-                                              info[2].ToNumber().Int32Value(), info[3].ToNumber().Int32Value(), 2,
+                                              info[2].ToNumber().Int32Value(), info[3].ToNumber().Int32Value(), 3,
                                               [](int, int) { return false; });
     return Napi::String::New(env, reason);
   }));

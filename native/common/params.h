@@ -29,4 +29,7 @@ RINGTREE_PARAM(RingSegmentBytes, "RING_SEGMENT_BYTES", 64 << 20)
 RINGTREE_PARAM(TreeThresholdBytes, "TREE_THRESHOLD_BYTES", 64 << 10)
 // How often (ms) a waiting rank checks peers' liveness, deadlines and aborts.
 RINGTREE_PARAM(WaitSliceMs, "WAIT_SLICE_MS", 10)
+// A collective stalled this long (ms) sends its fingerprint to the peers it waits on, so ranks
+// stuck in different ops (neither sending first) fail with a mismatch instead of timing out.
+RINGTREE_PARAM(ProbeAfterMs, "PROBE_AFTER_MS", 200)
 }  // namespace ringtree

@@ -16,6 +16,7 @@
 #include "common/logging.h"
 #include "common/params.h"
 #include "core/executor.h"
+#include "core/control.h"
 #include "core/handshake.h"
 #include "transport/socket.h"
 
@@ -216,6 +217,7 @@ void Communicator::handleFailure(Work& w) {
 }
 
 void Communicator::fail(ErrorCode code, const std::string& message, int peer) {
+  bool first = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!failed_.load()) {
@@ -223,10 +225,34 @@ void Communicator::fail(ErrorCode code, const std::string& message, int peer) {
       failMessage_ = message;
       failPeer_ = peer;
       failed_.store(true);
+      first = true;
       RINGTREE_INFO(kLogColl, "rank %d: communicator failed: %s", opts_.rank, message.c_str());
     }
   }
+  if (first) sendAbortNotices(code, message);
   closeLinks();
+}
+
+void Communicator::sendAbortNotices(ErrorCode code, const std::string& message) {
+  // Best effort, nonblocking: tell every peer the root cause before the links go down, so their
+  // errors name it instead of just "rank N closed the connection".
+  OpFingerprint none{OpType::kBarrier, DataType::kUint8, ReduceOp::kSum, Algo::kAuto, 0, 0, 0};
+  std::string frame = encodeCtrl(CtrlType::kAbort, code, none, message);
+  for (auto& p : pairs_) {
+    if (p) sendCtrl(*p, frame);
+  }
+}
+
+void Communicator::sendCtrl(Pair& p, const std::string& frame) {
+  std::lock_guard<std::mutex> lock(ctrlMu_);
+  int fd = p.fds[kCtrl];
+  if (fd < 0 || linksClosed_) return;
+  size_t done = 0;
+  for (int tries = 0; done < frame.size() && tries < 100; tries++) {
+    ssize_t k = ::send(fd, frame.data() + done, frame.size() - done, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (k > 0) done += static_cast<size_t>(k);
+    else if (k < 0 && errno != EAGAIN && errno != EINTR) return;
+  }
 }
 
 void Communicator::closeLinks() {
@@ -245,6 +271,7 @@ void Communicator::closeLinks() {
 }
 
 void Communicator::abort(ErrorCode code, const std::string& why) {
+  bool first = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!failed_.load()) {
@@ -252,8 +279,10 @@ void Communicator::abort(ErrorCode code, const std::string& why) {
       failMessage_ = why;
       failPeer_ = -1;
       failed_.store(true);
+      first = connected_;
     }
   }
+  if (first) sendAbortNotices(code, why);
   abortFlag_.store(true);
   closeLinks();
   if (wakeFd_ >= 0) {
@@ -368,7 +397,7 @@ void Communicator::connectAll(const std::vector<PeerInfo>& peers, int64_t timeou
 
   // 1. connect to every lower rank (they accept in their phase 2), one socket per channel
   for (int q = 0; q < me; q++) {
-    for (int c = 0; c < kNumChannels; c++) {
+    for (int c = 0; c < kNumSockets; c++) {
       int fd = tcpConnect(peers[q].host, peers[q].port, deadline, q);
       Hello h{};
       h.magic = kHelloMagic;
@@ -418,14 +447,14 @@ void Communicator::connectAll(const std::vector<PeerInfo>& peers, int64_t timeou
   }
 
   // 2. accept from every higher rank; strangers and failed handshakes are refused and logged
-  int missing = (P - 1 - me) * kNumChannels;
+  int missing = (P - 1 - me) * kNumSockets;
   while (missing > 0) {
     std::string from;
     int fd = tcpAccept(listenFd_, deadline, &from);
     if (fd < 0) {
       std::string who;
       for (int q = me + 1; q < P; q++) {
-        if (pairs_[q]->fds[0] < 0 || pairs_[q]->fds[1] < 0) who += (who.empty() ? "" : ", ") + std::to_string(q);
+        if (pairs_[q]->fds[0] < 0 || pairs_[q]->fds[1] < 0 || pairs_[q]->fds[kCtrl] < 0) who += (who.empty() ? "" : ", ") + std::to_string(q);
       }
       throw Error(ErrorCode::kTimeout, strprintf("timed out waiting for rank(s) %s to connect", who.c_str()));
     }
@@ -434,7 +463,7 @@ void Communicator::connectAll(const std::vector<PeerInfo>& peers, int64_t timeou
     try {
       Hello h{};
       readFull(fd, &h, sizeof(h), hd, -1);
-      reason = checkHello(h, jobHash, me, P, kNumChannels,
+      reason = checkHello(h, jobHash, me, P, kNumSockets,
                           [&](int from, int channel) { return pairs_[from]->fds[channel] >= 0; });
       if (reason.empty()) {
         Challenge ch{};
@@ -473,7 +502,7 @@ void Communicator::connectAll(const std::vector<PeerInfo>& peers, int64_t timeou
   }
   for (int q = 0; q < P; q++) {
     if (q == me) continue;
-    for (int c = 0; c < kNumChannels; c++) {
+    for (int c = 0; c < kNumSockets; c++) {
       tuneDataSocket(pairs_[q]->fds[c]);
       setNonBlocking(pairs_[q]->fds[c], true);
     }
@@ -532,16 +561,16 @@ void Communicator::setupShm(const std::vector<PeerInfo>& peers, const std::vecto
   for (int q : localPeers) {
     Pair& p = *pairs_[q];
     uint32_t len = static_cast<uint32_t>(name.size());
-    writeFull(p.fds[0], &len, sizeof(len), deadline, q);
-    writeFull(p.fds[0], name.data(), len, deadline, q);
+    writeFull(p.fds[kCtrl], &len, sizeof(len), deadline, q);
+    writeFull(p.fds[kCtrl], name.data(), len, deadline, q);
   }
   for (int q : localPeers) {
     Pair& p = *pairs_[q];
     uint32_t len = 0;
-    readFull(p.fds[0], &len, sizeof(len), deadline, q);
+    readFull(p.fds[kCtrl], &len, sizeof(len), deadline, q);
     if (len == 0 || len > 255) throw Error(ErrorCode::kPeer, strprintf("bad shm segment name from rank %d", q), q);
     std::string peerName(len, '\0');
-    readFull(p.fds[0], &peerName[0], len, deadline, q);
+    readFull(p.fds[kCtrl], &peerName[0], len, deadline, q);
     p.peerSegment = std::make_unique<ShmSegment>();
     p.peerSegment->open(peerName);
     p.peerHeader = p.peerSegment->header();
@@ -558,11 +587,11 @@ void Communicator::setupShm(const std::vector<PeerInfo>& peers, const std::vecto
   // everyone mapped our segment once they acknowledge: then the name can go
   for (int q : localPeers) {
     char ack = 'M';
-    writeFull(pairs_[q]->fds[0], &ack, 1, deadline, q);
+    writeFull(pairs_[q]->fds[kCtrl], &ack, 1, deadline, q);
   }
   for (int q : localPeers) {
     char ack = 0;
-    readFull(pairs_[q]->fds[0], &ack, 1, deadline, q);
+    readFull(pairs_[q]->fds[kCtrl], &ack, 1, deadline, q);
     if (ack != 'M') throw Error(ErrorCode::kPeer, strprintf("rank %d failed to map shared memory", q), q);
   }
   ownSegment_->unlink();

@@ -142,6 +142,13 @@ class Communicator {
   void recordCompletion(const Work& w);  // mu_ held
   void fail(ErrorCode code, const std::string& message, int peer);
   void closeLinks();
+  void sendAbortNotices(ErrorCode code, const std::string& message);
+
+ public:
+  // Writes a control frame to the peer (nonblocking, best effort; any thread).
+  void sendCtrl(Pair& p, const std::string& frame);
+
+ private:
   void finish(Work& w);
 
   CommOptions opts_;
@@ -158,6 +165,7 @@ class Communicator {
   std::deque<std::shared_ptr<Work>> queue_;
   bool stopping_ = false;
   bool inlineBusy_ = false;
+  std::mutex ctrlMu_;
   std::thread thread_;
 
   std::atomic<bool> abortFlag_{false};

@@ -1,5 +1,6 @@
 #include "core/executor.h"
 
+#include <errno.h>
 #include <poll.h>
 #include <sched.h>
 #include <sys/socket.h>
@@ -12,6 +13,7 @@
 #include "common/logging.h"
 #include "common/params.h"
 #include "core/communicator.h"
+#include "core/control.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -185,12 +187,7 @@ void Executor::checkHeader(Req& r) {
   if (!same) {
     OpFingerprint theirs{static_cast<OpType>(g.op), static_cast<DataType>(g.dtype), static_cast<ReduceOp>(g.redop),
                          static_cast<Algo>(g.algo), g.root, g.count, g.seq};
-    throw Error(ErrorCode::kMismatch,
-                strprintf("ranks issued different collectives: rank %d issued %s as op #%llu, but rank %d issued %s as "
-                          "op #%llu (every rank must issue the same collectives in the same order)",
-                          comm_.rank(), describeOp(fp_).c_str(), static_cast<unsigned long long>(fp_.seq), r.peer,
-                          describeOp(theirs).c_str(), static_cast<unsigned long long>(g.seq)),
-                r.peer);
+    throw Error(ErrorCode::kMismatch, mismatchMessage(r.peer, theirs), r.peer);
   }
 }
 
@@ -300,21 +297,87 @@ bool Executor::progress(Req& r) { return r.isSend ? progressSend(r) : progressRe
 // ------------------------------------------------------------------ run loop
 
 void Executor::checkHealth(const std::vector<int>& peers) {
-  // Same-host peers: their TCP control socket reports EOF/RST when the process is gone, and the
-  // dead flag in their segment is set when they abort. TCP peers fail in read/write directly.
+  // Control sockets first: an abort notice carries the root cause of a peer's failure, a probe the
+  // op a stalled peer is in (equal sequence number, different op: a mismatch that no data message
+  // would reveal because neither side sends first). EOF there means the peer's process is gone.
   for (int peer : peers) {
     Pair& p = comm_.pair(peer);
+    if (p.fds[kCtrl] < 0) continue;
+    bool eof = readCtrl(peer);
     if (p.peerHeader && p.peerHeader->dead.load(std::memory_order_acquire)) {
-      throw Error(ErrorCode::kPeer, strprintf("rank %d aborted its communicator (after a failure elsewhere in the job, or an explicit abort)", peer), peer);
+      if (!eof) explainPeerFailure(peer);  // its notice may be a moment behind the flag
+      throw Error(ErrorCode::kPeer, strprintf("rank %d aborted its communicator", peer), peer);
     }
-    if (p.shm && p.fds[0] >= 0) {
-      pollfd pf{p.fds[0], POLLIN | POLLRDHUP, 0};
-      if (poll(&pf, 1, 0) == 1 && (pf.revents & (POLLIN | POLLRDHUP | POLLHUP | POLLERR))) {
-        throw Error(ErrorCode::kPeer, strprintf("rank %d closed the connection (it exited, crashed or aborted)", peer),
-                    peer);
-      }
+    if (eof) {
+      throw Error(ErrorCode::kPeer, strprintf("rank %d closed the connection (it exited or crashed)", peer), peer);
     }
   }
+}
+
+void Executor::explainPeerFailure(int peer) {
+  // A data stream broke. If the peer failed on purpose it sent an abort notice on the control
+  // socket before shutting its sockets: report that root cause instead of the broken stream.
+  Pair& p = comm_.pair(peer);
+  int fd = p.fds[kCtrl];
+  if (fd < 0) return;
+  auto until = Clock::now() + std::chrono::milliseconds(100);
+  for (;;) {
+    if (readCtrl(peer)) return;  // EOF without a notice: the original error stands
+    if (Clock::now() >= until) return;
+    pollfd pf{fd, POLLIN | POLLRDHUP, 0};
+    poll(&pf, 1, 10);
+  }
+}
+
+bool Executor::readCtrl(int peer) {
+  Pair& p = comm_.pair(peer);
+  int fd = p.fds[kCtrl];
+  {
+    bool eof = false;
+    char buf[4096];
+    for (;;) {
+      ssize_t k = ::recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+      if (k > 0) {
+        p.ctrlIn.append(buf, static_cast<size_t>(k));
+        continue;
+      }
+      if (k == 0 || (k < 0 && errno != EAGAIN && errno != EINTR)) eof = true;
+      break;
+    }
+    std::vector<ParsedCtrl> frames;
+    if (!parseCtrl(p.ctrlIn, frames)) {
+      throw Error(ErrorCode::kInternal, strprintf("corrupt control stream from rank %d", peer), peer);
+    }
+    for (auto& f : frames) {
+      if (f.type == CtrlType::kAbort) {
+        if (f.code == ErrorCode::kMismatch) throw Error(ErrorCode::kMismatch, f.text, peer);
+        throw Error(ErrorCode::kPeer, strprintf("rank %d failed: %s", peer, f.text.c_str()), peer);
+      }
+      if (f.type == CtrlType::kProbe && f.fp.seq == fp_.seq && !sameOp(f.fp, fp_)) {
+        throw Error(ErrorCode::kMismatch, mismatchMessage(peer, f.fp), peer);
+      }
+    }
+    return eof;
+  }
+}
+
+bool Executor::sameOp(const OpFingerprint& a, const OpFingerprint& b) {
+  bool reduces = a.op == OpType::kAllReduce || a.op == OpType::kReduce || a.op == OpType::kReduceScatter;
+  return a.op == b.op && a.dtype == b.dtype && a.count == b.count && a.root == b.root && a.algo == b.algo &&
+         (!reduces || a.redop == b.redop);
+}
+
+std::string Executor::mismatchMessage(int peer, const OpFingerprint& theirs) const {
+  return strprintf(
+      "ranks issued different collectives: rank %d issued %s as op #%llu, but rank %d issued %s as op #%llu "
+      "(every rank must issue the same collectives in the same order)",
+      comm_.rank(), describeOp(fp_).c_str(), static_cast<unsigned long long>(fp_.seq), peer,
+      describeOp(theirs).c_str(), static_cast<unsigned long long>(theirs.seq));
+}
+
+void Executor::sendProbes(const std::vector<int>& peers) {
+  std::string frame = encodeCtrl(CtrlType::kProbe, ErrorCode::kInternal, fp_, "");
+  for (int peer : peers) comm_.sendCtrl(comm_.pair(peer), frame);
 }
 
 void Executor::prepare() {
@@ -351,11 +414,20 @@ bool Executor::sweep() {
   return progressed;
 }
 
+bool Executor::checkedSweep() {
+  try {
+    return sweep();
+  } catch (const Error& e) {
+    if (e.code() == ErrorCode::kPeer && e.peer() >= 0) explainPeerFailure(e.peer());
+    throw;
+  }
+}
+
 bool Executor::runFor(Deadline budget) {
   prepare();
   while (!active_.empty()) {
     if (comm_.abortRequested()) throw Error(ErrorCode::kAborted, "the communicator was aborted");
-    if (sweep()) continue;
+    if (checkedSweep()) continue;
     if (active_.empty()) break;
     auto now = Clock::now();
     if (now >= deadline_) throw Error(ErrorCode::kTimeout, "timed out waiting for peers (op timeout reached)");
@@ -376,14 +448,20 @@ void Executor::run() {
   auto lastHealth = Clock::now();
   const auto slice = std::chrono::milliseconds(paramWaitSliceMs());
   bool peerGoneSeen = false;
+  auto lastProgress = Clock::now();
+  bool probed = false;
+  const auto probeAfter = std::chrono::milliseconds(paramProbeAfterMs());
   while (!active_.empty()) {
     if (comm_.abortRequested()) throw Error(ErrorCode::kAborted, "the communicator was aborted");
-    bool progressed = sweep();
+    bool progressed = checkedSweep();
     if (active_.empty()) break;
     if (progressed) {
       spins = 0;
+      if (probed) lastProgress = Clock::now();
+      probed = false;
       continue;
     }
+    if (spins == 0) lastProgress = Clock::now();
     ++spins;
     if (spins < spinLimit) {
       RINGTREE_CPU_RELAX();
@@ -403,9 +481,14 @@ void Executor::run() {
         int peer = queues_[idx].front()->peer;
         if (std::find(waitingOn.begin(), waitingOn.end(), peer) == waitingOn.end()) waitingOn.push_back(peer);
       }
+      if (!probed && fp_.op != OpType::kSend && fp_.op != OpType::kRecv && now - lastProgress >= probeAfter) {
+        probed = true;
+        sendProbes(waitingOn);
+      }
       try {
         checkHealth(waitingOn);
-      } catch (const Error&) {
+      } catch (const Error& e) {
+        if (e.code() == ErrorCode::kMismatch) throw;
         // the peer may have written everything we need before it left: drain once more first
         if (peerGoneSeen) throw;
         peerGoneSeen = true;
@@ -436,7 +519,7 @@ void Executor::run() {
         uint32_t bell = own->bell.load(std::memory_order_seq_cst);
         // re-check after announcing sleep: a peer that progressed since our last sweep has bumped
         // the bell already, so futex_wait returns at once instead of missing the wake-up
-        bool any = sweep();
+        bool any = checkedSweep();
         if (!any && !active_.empty() && !comm_.abortRequested()) futexWait(&own->bell, bell, sliceMs);
         own->sleeping.store(0, std::memory_order_relaxed);
       }

@@ -118,6 +118,12 @@ class Executor {
   void checkHeader(Req& r);
   bool takeFromStash(Req& r);
   void checkHealth(const std::vector<int>& peers);
+  bool readCtrl(int peer);  // true on EOF; throws on an abort notice or a mismatching probe
+  void explainPeerFailure(int peer);
+  bool checkedSweep();
+  void sendProbes(const std::vector<int>& peers);
+  std::string mismatchMessage(int peer, const OpFingerprint& theirs) const;
+  static bool sameOp(const OpFingerprint& a, const OpFingerprint& b);
 
   Communicator& comm_;
   OpFingerprint fp_;

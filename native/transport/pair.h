@@ -1,8 +1,7 @@
 // A connected link to one peer: per channel, a send and a receive stream. Channel 0 carries
 // collectives (and its socket is the control/liveness connection), channel 1 point-to-point
 // messages, so send/recv never interleave with a collective's byte stream.
-// Same-host peers use shared-memory rings for data; their TCP sockets then only carry the setup
-// handshake and tell us when the peer dies (EOF/RST when its process ends).
+// Same-host peers use shared-memory rings for data; their data sockets then stay idle.
 #pragma once
 
 #include <deque>
@@ -17,7 +16,9 @@ namespace ringtree {
 
 constexpr int kChannelColl = 0;
 constexpr int kChannelP2P = 1;
-constexpr int kNumChannels = 2;
+constexpr int kNumChannels = 2;  // data channels
+constexpr int kCtrl = 2;         // index of the control socket in Pair::fds
+constexpr int kNumSockets = 3;
 
 struct StashedMessage {
   uint32_t tag;
@@ -29,7 +30,11 @@ struct StashedMessage {
 struct Pair {
   int peer = -1;
   bool shm = false;
-  int fds[kNumChannels] = {-1, -1};
+  // [collective, point-to-point, control]. The control socket carries the shm setup, stall probes
+  // (an op fingerprint: catches ranks stuck in different ops), abort notices (the root cause of a
+  // failure), and tells us when the peer's process is gone.
+  int fds[kNumSockets] = {-1, -1, -1};
+  std::string ctrlIn;  // partial control frames
   std::unique_ptr<Stream> send[kNumChannels];
   std::unique_ptr<Stream> recv[kNumChannels];
   SegmentHeader* peerHeader = nullptr;           // shm: the peer's doorbell/dead flag
