@@ -1,23 +1,14 @@
-// ringrun end to end on this machine: the built CLI run as a subprocess with small `node -e` rank
-// programs. Env contract, store rendezvous, output routing, exit codes, failure escalation, signals,
-// --timeout, fault-injection validation, orphans and /dev/shm cleanup. Serial: timing checks must not
-// compete with a dozen other jobs for two CPUs.
+// ringrun end to end on this machine, starting a job: the env contract, store rendezvous, argument
+// passthrough, output routing, hostfiles, remote start through an rsh agent, usage errors. The
+// built CLI runs as a subprocess with small `node -e` rank programs (lifecycle.test.ts has exit
+// codes, escalation and signals). Nothing here depends on timing, so the tests run concurrently.
 
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import { firstNonLoopbackIPv4 } from '../../lib/launcher/launch.js';
-import {
-  nodeRank,
-  processesWithTag,
-  reapAll,
-  repoRoot,
-  ringtreeJs,
-  runRingrun,
-  startRingrun,
-  waitUntilNoneTagged,
-} from '../helpers/launcher.js';
+import { nodeRank, reapAll, repoRoot, ringtreeJs, runRingrun } from '../helpers/launcher.js';
 
 test.after.always(reapAll);
 
@@ -41,7 +32,7 @@ const contractNames = [
 ];
 const printEnv = `const o = { rank: Number(process.env.RINGTREE_RANK) }; for (const k of ${JSON.stringify(contractNames)}) o[k] = process.env[k]; console.log('RESULT ' + JSON.stringify(o));`;
 
-test.serial('every rank sees the env contract', async (t) => {
+test('every rank sees the env contract', async (t) => {
   const r = await runRingrun(['-np', '3', '-x', 'FOO=bar baz', '-x', 'FROM_PARENT', ...nodeRank(printEnv)], {
     env: { FROM_PARENT: 'inherited', RINGTREE_INJECT: 'kill:rank=0:after-ops=1' },
   });
@@ -69,7 +60,7 @@ test.serial('every rank sees the env contract', async (t) => {
   t.not(again.RINGTREE_SECRET, first.RINGTREE_SECRET);
 });
 
-test.serial('--inject is validated and passed verbatim in RINGTREE_INJECT', async (t) => {
+test('--inject is validated and passed verbatim in RINGTREE_INJECT', async (t) => {
   const r = await runRingrun(['-np', '3', '--inject', 'kill:rank=2:after-ops=50;hang:rank=1:after-ops=10', '--inject', 'delay:rank=0:ms=20', ...nodeRank(printEnv)]);
   t.is(r.code, 0, r.stderr);
   for (const x of results(r.stdout)) t.is(x.RINGTREE_INJECT, 'kill:rank=2:after-ops=50;hang:rank=1:after-ops=10;delay:rank=0:ms=20');
@@ -82,7 +73,7 @@ test.serial('--inject is validated and passed verbatim in RINGTREE_INJECT', asyn
   t.regex(range.stderr, /rank 2 does not exist in a job of 2 ranks/);
 });
 
-test.serial('ranks rendezvous through the store with the job secret; a client without it is refused and logged', async (t) => {
+test('ranks rendezvous through the store with the job secret; a client without it is refused and logged', async (t) => {
   const r = await runRingrun(['-np', '3', process.execPath, storeRank], { env: { TRY_STRANGER: '1' } });
   t.is(r.code, 0, r.stderr);
   const ranks = results(r.stdout);
@@ -92,7 +83,7 @@ test.serial('ranks rendezvous through the store with the job secret; a client wi
   t.regex(r.stderr, /ringrun: store: refused connection from 127\.0\.0\.1/);
 });
 
-test.serial('the rank command and its arguments are passed through verbatim', async (t) => {
+test('the rank command and its arguments are passed through verbatim', async (t) => {
   const script = path.join(tmpDir, 'argv.js');
   fs.writeFileSync(script, 'console.log("RESULT " + JSON.stringify({ rank: Number(process.env.RINGTREE_RANK), argv: process.argv.slice(2) }));\n');
   const args = ['-n', '5', '--csv', 'f', '--', '-np', '2', 'a b', '$HOME', `it's`, ''];
@@ -142,7 +133,7 @@ function checkLines(t: import('ava').ExecutionContext, text: string, prefix: (ra
   t.deepEqual([...seen.values()], [300, 300, 300]);
 }
 
-test.serial('--tag-output prefixes [rank] and never interleaves lines', async (t) => {
+test('--tag-output prefixes [rank] and never interleaves lines', async (t) => {
   const r = await runRingrun(['-np', '3', '--tag-output', ...nodeRank(chatty)]);
   t.is(r.code, 0, r.stderr);
   checkLines(t, r.stdout, (rank) => `[${rank}] `, 'out');
@@ -150,7 +141,7 @@ test.serial('--tag-output prefixes [rank] and never interleaves lines', async (t
   for (const rank of [0, 1, 2]) t.true(r.stdout.includes(`[${rank}] tail-${rank}\n`));
 });
 
-test.serial('untagged output is line-buffered too', async (t) => {
+test('untagged output is line-buffered too', async (t) => {
   const r = await runRingrun(['-np', '3', ...nodeRank(chatty)]);
   t.is(r.code, 0, r.stderr);
   checkLines(t, r.stdout, () => '', 'out');
@@ -161,7 +152,7 @@ test.serial('untagged output is line-buffered too', async (t) => {
   t.is(single.stdout, 'no newline');
 });
 
-test.serial('--output-dir writes rank.N.stdout and rank.N.stderr', async (t) => {
+test('--output-dir writes rank.N.stdout and rank.N.stderr', async (t) => {
   const dir = path.join(tmpDir, 'out', 'nested');
   const r = await runRingrun(['-np', '2', '--output-dir', dir, ...nodeRank('console.log("out of " + process.env.RINGTREE_RANK); console.error("err of " + process.env.RINGTREE_RANK)')]);
   t.is(r.code, 0, r.stderr);
@@ -173,91 +164,7 @@ test.serial('--output-dir writes rank.N.stdout and rank.N.stderr', async (t) => 
   }
 });
 
-test.serial('exit code is 0 when all ranks succeed, else the first failing rank\'s code', async (t) => {
-  const ok = await runRingrun(['-np', '2', ...nodeRank('0')]);
-  t.is(ok.code, 0);
-  t.is(ok.stderr, '');
-  // rank 1 fails first (7), rank 0 later (3): the job reports 7.
-  const r = await runRingrun(['-np', '2', '--grace-ms', '5000', ...nodeRank('setTimeout(() => process.exit(process.env.RINGTREE_RANK === "1" ? 7 : 3), process.env.RINGTREE_RANK === "1" ? 50 : 600)')]);
-  t.is(r.code, 7);
-  t.regex(r.stderr, /^ringrun: rank 1 \(pid \d+\) exited with code 7; stopping the job\n/);
-  t.notRegex(r.stderr, /SIGTERM/, 'rank 0 exited on its own within the grace period');
-});
-
-test.serial('a rank killed by a signal gives 128+N', async (t) => {
-  const r = await runRingrun(['-np', '2', '--grace-ms', '200', ...nodeRank('if (process.env.RINGTREE_RANK === "0") process.kill(process.pid, "SIGKILL"); else setInterval(() => {}, 1000)')]);
-  t.is(r.code, 137);
-  t.regex(r.stderr, /ringrun: rank 0 \(pid \d+\) was killed by signal SIGKILL \(exit code 137\); stopping the job/);
-  t.regex(r.stderr, /ringrun: sending SIGTERM to rank 1 \(still running after the 200 ms grace period\)/);
-  const segv = await runRingrun(['-np', '1', ...nodeRank('process.kill(process.pid, "SIGSEGV")')]);
-  t.is(segv.code, 139);
-});
-
-test.serial('grace period, then SIGTERM, then SIGKILL for a rank that ignores SIGTERM (bounded)', async (t) => {
-  const grace = 300;
-  const r = await runRingrun([
-    '-np', '3', '--grace-ms', String(grace),
-    ...nodeRank(`
-const r = process.env.RINGTREE_RANK;
-if (r === '2') setTimeout(() => { console.log('FAIL ' + Date.now()); process.exit(5); }, 100);
-else {
-  if (r === '0') process.on('SIGTERM', () => console.log('rank 0 ignores SIGTERM'));
-  setInterval(() => {}, 1000);
-}`),
-  ]);
-  t.is(r.code, 5);
-  const lines = r.stderr.trim().split('\n');
-  t.regex(lines[0]!, /^ringrun: rank 2 \(pid \d+\) exited with code 5; stopping the job$/);
-  t.is(lines[1], 'ringrun: sending SIGTERM to ranks 0,1 (still running after the 300 ms grace period)');
-  t.is(lines[2], 'ringrun: sending SIGKILL to rank 0 (still running 300 ms after SIGTERM)');
-  t.regex(r.stdout, /rank 0 ignores SIGTERM/);
-  const ms = r.endedAt - Number(/FAIL (\d+)/.exec(r.stdout)?.[1]);
-  t.true(ms >= 2 * grace && ms < 2 * grace + 3000, `ended ${ms} ms after the failure`);
-});
-
-test.serial('SIGINT to ringrun is forwarded to every rank', async (t) => {
-  const run = startRingrun(['-np', '3', ...nodeRank(`
-process.on('SIGINT', () => { console.log('rank ' + process.env.RINGTREE_RANK + ' got SIGINT'); process.exit(42); });
-console.log('ready'); setInterval(() => {}, 1000);`)]);
-  await run.waitFor('stdout', /(ready\n[^]*){3}/);
-  run.child.kill('SIGINT');
-  const r = await run.result;
-  t.is(r.code, 42);
-  for (const rank of [0, 1, 2]) t.regex(r.stdout, new RegExp(`rank ${rank} got SIGINT`));
-  t.regex(r.stderr, /ringrun: received SIGINT; forwarding it to 3 ranks/);
-});
-
-test.serial('SIGTERM to ringrun: forwarded, then SIGKILL after the grace period', async (t) => {
-  const run = startRingrun(['-np', '2', '--grace-ms', '300', ...nodeRank(`
-process.on('SIGTERM', () => console.log('ignoring SIGTERM'));
-console.log('ready'); setInterval(() => {}, 1000);`)]);
-  await run.waitFor('stdout', /(ready\n[^]*){2}/);
-  const sent = Date.now();
-  run.child.kill('SIGTERM');
-  const r = await run.result;
-  t.is(r.code, 137);
-  t.is(r.stdout.match(/ignoring SIGTERM/g)?.length, 2);
-  t.regex(r.stderr, /ringrun: sending SIGKILL to ranks 0,1 \(still running 300 ms after SIGTERM\)/);
-  t.true(Date.now() - sent < 4000);
-});
-
-test.serial('--timeout dumps the flight recorders (SIGUSR2), stops the job and exits 124', async (t) => {
-  const r = await runRingrun(['-np', '2', '--timeout', '0.5', '--grace-ms', '300', ...nodeRank(`
-process.on('SIGUSR2', () => console.error('flight recorder of rank ' + process.env.RINGTREE_RANK + ': in flight allReduce seq 7'));
-if (process.env.RINGTREE_RANK === '0') console.log('START ' + Date.now());
-setInterval(() => {}, 1000);`)]);
-  t.is(r.code, 124);
-  t.regex(r.stderr, /^ringrun: job timed out after 0.5 s; asking 2 ranks for their flight recorders \(SIGUSR2\), then stopping the job\n/);
-  t.regex(r.stderr, /flight recorder of rank 0/);
-  t.regex(r.stderr, /flight recorder of rank 1/);
-  t.regex(r.stderr, /sending SIGTERM to ranks 0,1/);
-  const ms = r.endedAt - Number(/START (\d+)/.exec(r.stdout)?.[1]);
-  t.true(ms < 500 + 1000 + 300 + 3000, `ended ${ms} ms after the ranks started`);
-  const quick = await runRingrun(['-np', '1', '--timeout', '20', ...nodeRank('0')]);
-  t.is(quick.code, 0, 'a job that ends in time is not affected');
-});
-
-test.serial('usage errors exit 1 with a one-line message', async (t) => {
+test('usage errors exit 1 with a one-line message', async (t) => {
   const cases: Array<[string[], RegExp]> = [
     [['--bogus', 'node'], /^ringrun: unknown option "--bogus"/],
     [['-np', '2'], /^ringrun: no command given/],
@@ -277,62 +184,13 @@ test.serial('usage errors exit 1 with a one-line message', async (t) => {
   t.regex(version!.stdout, /^ringrun \(ringtree\) \d+\.\d+\.\d+/);
 });
 
-test.serial('a command that cannot be started exits 127', async (t) => {
-  const r = await runRingrun(['-np', '2', '/nonexistent/ringtree-rank']);
-  t.is(r.code, 127);
-  t.regex(r.stderr, /ringrun: rank \d: cannot start "\/nonexistent\/ringtree-rank": spawn \/nonexistent\/ringtree-rank ENOENT/);
-});
-
-test.serial('no orphans: the ranks\' children die with the job', async (t) => {
-  const child = `require('child_process').spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' }).unref();`;
-  // rank 1 fails; rank 0 and both grandchildren must be gone afterwards.
-  const r = await runRingrun(['-np', '2', '--grace-ms', '200', ...nodeRank(`${child}
-if (process.env.RINGTREE_RANK === '1') setTimeout(() => process.exit(3), 200); else setInterval(() => {}, 1000);`)]);
-  t.is(r.code, 3);
-  t.deepEqual(await waitUntilNoneTagged(r.tag), []);
-  // Successful ranks that leave a child behind: the child is reaped too.
-  const ok = await runRingrun(['-np', '2', ...nodeRank(`${child} console.log('started child')`)]);
-  t.is(ok.code, 0);
-  t.deepEqual(await waitUntilNoneTagged(ok.tag), []);
-});
-
-test.serial('the job\'s /dev/shm segments are removed, also after a crash', async (t) => {
-  if (!fs.existsSync('/dev/shm')) {
-    t.log('no /dev/shm here');
-    t.pass();
-    return;
-  }
-  const r = await runRingrun(['-np', '2', '--grace-ms', '200', ...nodeRank(`
-const fs = require('fs');
-const f = '/dev/shm/ringtree-' + process.env.RINGTREE_JOB_ID + '-seg' + process.env.RINGTREE_RANK;
-fs.writeFileSync(f, 'x');
-console.log('RESULT ' + JSON.stringify({ rank: Number(process.env.RINGTREE_RANK), f }));
-if (process.env.RINGTREE_RANK === '1') process.kill(process.pid, 'SIGKILL'); else setInterval(() => {}, 1000);`)]);
-  t.is(r.code, 137);
-  const files = results(r.stdout).map((x) => String(x.f));
-  t.is(files.length, 2);
-  for (const f of files) t.false(fs.existsSync(f), `${f} left behind`);
-});
-
-test.serial('time from a rank crash to the job end (default 3000 ms grace, survivors that do not notice)', async (t) => {
-  const run = startRingrun(['-np', '3', ...nodeRank(`
-if (process.env.RINGTREE_RANK === '1') setTimeout(() => { console.log('CRASH ' + Date.now()); process.kill(process.pid, 'SIGKILL'); }, 200);
-else setInterval(() => {}, 1000);`)]);
-  const r = await run.result;
-  t.is(r.code, 137);
-  const ms = r.endedAt - Number(/CRASH (\d+)/.exec(r.stdout)?.[1]);
-  t.log(`crash to job end: ${ms} ms (grace 3000 ms)`);
-  t.true(ms >= 3000 && ms < 6000, `${ms} ms`);
-  t.deepEqual(processesWithTag(r.tag), []);
-});
-
-test.serial('ringtree --help lists run, bench, train and demo', async (t) => {
+test('ringtree --help lists run, bench, train and demo', async (t) => {
   const r = await runRingrun(['--help'], { script: ringtreeJs });
   t.is(r.code, 0, r.stderr);
   for (const c of ['run', 'bench', 'train', 'demo']) t.regex(r.stdout, new RegExp(`ringtree ${c}\\b`));
 });
 
-test.serial('remote start through an rsh agent (a local stand-in for ssh)', async (t) => {
+test('remote start through an rsh agent (a local stand-in for ssh)', async (t) => {
   const addr = firstNonLoopbackIPv4();
   if (addr === undefined) {
     t.log('skipped: this machine has no non-loopback IPv4 address for the store');
@@ -356,7 +214,7 @@ test.serial('remote start through an rsh agent (a local stand-in for ssh)', asyn
   }
 });
 
-test.serial('--hostfile with this machine\'s names runs the ranks locally', async (t) => {
+test('--hostfile with this machine\'s names runs the ranks locally', async (t) => {
   const hf = path.join(tmpDir, 'hostfile');
   fs.writeFileSync(hf, `# local slots\nlocalhost slots=2\n${os.hostname()}:1   # same machine\n`);
   const r = await runRingrun(['--hostfile', hf, ...nodeRank(printEnv)]);
@@ -369,3 +227,4 @@ test.serial('--hostfile with this machine\'s names runs the ranks locally', asyn
   ]);
   t.regex(String(ranks[0]!.RINGTREE_STORE), /^127\.0\.0\.1:/);
 });
+
