@@ -251,8 +251,9 @@ void Communicator::sendCtrl(Pair& p, const std::string& frame) {
   for (int tries = 0; done < frame.size() && tries < 100; tries++) {
     ssize_t k = ::send(fd, frame.data() + done, frame.size() - done, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (k > 0) done += static_cast<size_t>(k);
-    else if (k < 0 && errno != EAGAIN && errno != EINTR) return;
+    else if (k < 0 && errno != EAGAIN && errno != EINTR) break;
   }
+  RINGTREE_INFO(kLogNet, "rank %d: control frame to rank %d: %zu/%zu bytes", opts_.rank, p.peer, done, frame.size());
 }
 
 void Communicator::closeLinks() {

@@ -332,6 +332,7 @@ void Executor::explainPeerFailure(int peer) {
 bool Executor::readCtrl(int peer) {
   Pair& p = comm_.pair(peer);
   int fd = p.fds[kCtrl];
+  if (p.noticeCode != 0) throw Error(static_cast<ErrorCode>(p.noticeCode), p.noticeText, peer);
   {
     bool eof = false;
     char buf[4096];
@@ -341,7 +342,9 @@ bool Executor::readCtrl(int peer) {
         p.ctrlIn.append(buf, static_cast<size_t>(k));
         continue;
       }
-      if (k == 0 || (k < 0 && errno != EAGAIN && errno != EINTR)) eof = true;
+      if (k == 0 || (k < 0 && errno != EAGAIN && errno != EINTR)) {
+        eof = true;
+      }
       break;
     }
     std::vector<ParsedCtrl> frames;
@@ -350,8 +353,10 @@ bool Executor::readCtrl(int peer) {
     }
     for (auto& f : frames) {
       if (f.type == CtrlType::kAbort) {
-        if (f.code == ErrorCode::kMismatch) throw Error(ErrorCode::kMismatch, f.text, peer);
-        throw Error(ErrorCode::kPeer, strprintf("rank %d failed: %s", peer, f.text.c_str()), peer);
+        // remembered: the root cause stays the answer for every later check of this peer
+        p.noticeCode = static_cast<int>(f.code == ErrorCode::kMismatch ? ErrorCode::kMismatch : ErrorCode::kPeer);
+        p.noticeText = f.code == ErrorCode::kMismatch ? f.text : strprintf("rank %d failed: %s", peer, f.text.c_str());
+        throw Error(static_cast<ErrorCode>(p.noticeCode), p.noticeText, peer);
       }
       if (f.type == CtrlType::kProbe && f.fp.seq == fp_.seq && !sameOp(f.fp, fp_)) {
         throw Error(ErrorCode::kMismatch, mismatchMessage(peer, f.fp), peer);
@@ -488,7 +493,8 @@ void Executor::run() {
       try {
         checkHealth(waitingOn);
       } catch (const Error& e) {
-        if (e.code() == ErrorCode::kMismatch) throw;
+        // mismatches and peers' own failure notices are final; a bare EOF may hide data still in flight
+        if (e.code() == ErrorCode::kMismatch || (e.peer() >= 0 && comm_.pair(e.peer()).noticeCode != 0)) throw;
         // the peer may have written everything we need before it left: drain once more first
         if (peerGoneSeen) throw;
         peerGoneSeen = true;

@@ -35,6 +35,8 @@ struct Pair {
   // failure), and tells us when the peer's process is gone.
   int fds[kNumSockets] = {-1, -1, -1};
   std::string ctrlIn;  // partial control frames
+  int noticeCode = 0;  // the peer's abort notice (an ErrorCode), once received
+  std::string noticeText;
   std::unique_ptr<Stream> send[kNumChannels];
   std::unique_ptr<Stream> recv[kNumChannels];
   SegmentHeader* peerHeader = nullptr;           // shm: the peer's doorbell/dead flag
