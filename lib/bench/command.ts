@@ -42,6 +42,7 @@ export interface BenchArgs {
   repeats: number;
   peers?: string;
   out?: string;
+  'quiet-wait': number;
   size: string;
   threads?: number;
   'cpu-vgg': boolean;
@@ -157,6 +158,7 @@ async function runVsMpiCommand(a: BenchArgs): Promise<void> {
     outDir: a.out ?? 'vs-mpi-results',
     print: true,
     noCeilings: a.ceilings === false,
+    quietWait: a['quiet-wait'],
   });
   if (r.wrongTotal) process.exitCode = 1;
 }
@@ -194,6 +196,7 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
     .option('repeats', { type: 'number', default: 2, describe: '--vs-mpi: interleaved repeats' })
     .option('peers', { type: 'string', describe: '--vs-mpi: folder with mpi_allreduce.c (default: ../shared/peers next to the package)' })
     .option('out', { type: 'string', describe: '--vs-mpi: output folder for JSON, SVG, tables and logs (default ./vs-mpi-results)' })
+    .option('quiet-wait', { type: 'number', default: 10, describe: '--vs-mpi: before each run wait up to this many seconds for the machine to be quiet (0: no wait)' })
     .option('size', { type: 'string', default: '64M', describe: 'overlap: all-reduce size in bytes' })
     .option('threads', { type: 'number', describe: 'kernels: intra-op threads' })
     .option('cpu-vgg', { type: 'boolean', default: false, describe: 'kernels: also time the pure-JS VGG step (slow)' })

@@ -29,6 +29,8 @@ export interface VsMpiOptions {
   print: boolean;
   /** Skip measuring the ceilings (memory bandwidth, TCP loopback). */
   noCeilings?: boolean;
+  /** Before each run, wait up to this many seconds for the machine to be quiet (others < 25% of all CPUs); 0 = don't. */
+  quietWait?: number;
 }
 
 export interface SeriesPoint {
@@ -55,6 +57,9 @@ export interface RunRecord {
   wallS: number;
   rc: number | null;
   noise: { othersCpuS: number; othersCores: number; stealPct: number } | null;
+  /** Fraction of all CPUs busy in the second before the run started, and seconds waited for quiet. */
+  preBusy: number | null;
+  waitedS: number;
   log: string;
 }
 
@@ -80,6 +85,8 @@ export interface VsMpiResult {
   ratios: Array<{ transport: string; size: number; mpi: number; [alg: string]: number | string }>;
   /** The issue's ratio targets at the sizes this run covered. */
   targets: Array<{ transport: string; size: number; ratio: number; auto: number; best: number; met: boolean }>;
+  /** Runs that started (or ran) while the machine was busy with other work. */
+  busyRuns: string[];
   wrongTotal: number;
 }
 
@@ -140,6 +147,15 @@ export function issueTargets(np: number, transports: string[]): Array<{ transpor
     ? [{ transport: 'shm', size: 256 * M, ratio: 3 }, { transport: 'shm', size: 16 * M, ratio: 2 }, { transport: 'shm', size: M, ratio: 1 }, { transport: 'tcp', size: 16 * M, ratio: 1.2 }]
     : [{ transport: 'shm', size: 16 * M, ratio: 1 }];
   return all.filter((t) => transports.includes(t.transport));
+}
+
+/** Busy fraction of all CPUs over `ms` (from /proc/stat), or null. */
+async function busyFraction(ms = 1000): Promise<number | null> {
+  const a = readProcStat();
+  await new Promise((r) => setTimeout(r, ms));
+  const b = readProcStat();
+  if (!a || !b || b.total <= a.total) return null;
+  return (b.busy - a.busy) / (b.total - a.total);
 }
 
 const mean = (v: number[]): number => {
@@ -235,6 +251,16 @@ export async function runVsMpi(o: VsMpiOptions): Promise<VsMpiResult> {
   for (const t of o.transports) plan.push({ impl: 'mpi', transport: t }, { impl: 'ringtree', transport: t });
   const total = plan.length * o.repeats;
   let k = 0;
+  let quietLeft = Math.max(0, (o.quietWait ?? 0) * 6);
+  const waitQuiet = async (): Promise<{ busy: number | null; waited: number }> => {
+    let waited = 0;
+    for (;;) {
+      const busy = await busyFraction();
+      if (busy === null || busy < 0.25 || waited >= (o.quietWait ?? 0) || quietLeft <= 0) return { busy, waited };
+      waited++;
+      quietLeft--;
+    }
+  };
   for (let rep = 1; rep <= o.repeats; rep++) {
     for (const step of plan) {
       k++;
@@ -242,14 +268,17 @@ export async function runVsMpi(o: VsMpiOptions): Promise<VsMpiResult> {
       const file = path.join(logDir, `${name}.${step.impl === 'mpi' ? 'csv' : 'json'}`);
       const cmd = step.impl === 'mpi' ? mpiCmd(step.transport, name, file) : rtCmd(step.transport, file);
       const env = { ...baseEnv, ...(step.impl === 'ringtree' && step.transport === 'tcp' ? { RINGTREE_SHM_DISABLE: '1' } : {}) };
+      const q = o.quietWait ? await waitQuiet() : { busy: null, waited: 0 };
       const s0 = readProcStat();
       const log = path.join(logDir, `${name}.txt`);
       const r = await runLogged(cmd, log, env, 1_500_000);
       // the children's CPU time (user + sys) is not visible here, so "others" counts every process
       // but this one: it is the load on the machine during the run, including the benchmark itself
       const noise = noiseBetween(s0, readProcStat(), 0, r.wallS);
-      runs.push({ name, repeat: rep, command: cmd, wallS: r.wallS, rc: r.rc, noise, log: path.relative(outDir, log) });
-      say(`# [${k}/${total}] ${name}: ${r.wallS.toFixed(1)} s, rc ${r.rc}${noise ? `, steal ${noise.stealPct.toFixed(1)}%` : ''}`);
+      runs.push({ name, repeat: rep, command: cmd, wallS: r.wallS, rc: r.rc, noise, preBusy: q.busy, waitedS: q.waited, log: path.relative(outDir, log) });
+      say(`# [${k}/${total}] ${name}: ${r.wallS.toFixed(1)} s, rc ${r.rc}` +
+        (q.busy !== null ? `; before it: ${(100 * q.busy).toFixed(0)}% of the CPUs busy${q.waited ? ` after waiting ${q.waited} s for quiet` : ''}` : '') +
+        (noise ? `; during it: ${noise.othersCores.toFixed(2)} cores busy in all, steal ${noise.stealPct.toFixed(1)}%` : ''));
       if (r.rc !== 0) {
         process.stderr.write(`ringtree bench --vs-mpi: ${name} failed (rc ${r.rc}); log: ${log}\n${r.output.slice(-2000)}\n`);
         continue;
@@ -353,6 +382,18 @@ export async function runVsMpi(o: VsMpiOptions): Promise<VsMpiResult> {
     md.push(`### Issue 5 targets (ratio of busbw to Open MPI on the same transport, same run)\n`);
     md.push(markdownTable(['transport', 'size', 'target', 'auto / MPI', 'best algorithm / MPI', 'met (auto)'], targetRows));
   }
+  const busyRuns = runs.filter((x) => (x.preBusy ?? 0) > 0.25);
+  md.push(`### Runs (in order; "busy before" = share of all CPUs busy in the second before the run, "cores busy" = average over the run, benchmark included)\n`);
+  md.push(markdownTable(['run', 'wall (s)', 'rc', 'busy before', 'waited (s)', 'cores busy', 'steal'], runs.map((x) => [
+    x.name, x.wallS.toFixed(1), String(x.rc), x.preBusy === null ? '-' : `${(100 * x.preBusy).toFixed(0)}%`, String(x.waitedS),
+    x.noise ? x.noise.othersCores.toFixed(2) : '-', x.noise ? `${x.noise.stealPct.toFixed(1)}%` : '-',
+  ])));
+  const busyNote = busyRuns.length
+    ? `**Caution:** ${busyRuns.length} of ${runs.length} runs started while other processes kept more than a quarter of the CPUs busy. ` +
+      'Open MPI busy-polls and loses more than ringtree (which sleeps when it waits) when the cores are shared, so on a busy machine ' +
+      'the ratios flatter ringtree; compare with a run on a quiet machine.\n'
+    : '';
+  if (busyNote) md.push(busyNote);
   const latLines = Object.entries(latency).map(([k2, v]) => `- ${k2}: ${v.map((x) => x.toFixed(2)).join(', ')}`);
   if (latLines.length) md.push('### 8 B latency per run (MPI: mean time per call from C; ringtree: median, awaited from JavaScript)\n\n' + latLines.join('\n') + '\n');
 
@@ -367,6 +408,7 @@ export async function runVsMpi(o: VsMpiOptions): Promise<VsMpiResult> {
     latency,
     ratios,
     targets: targetResults,
+    busyRuns: busyRuns.map((x) => x.name),
     wrongTotal,
   };
   writeFileSync(path.join(outDir, 'vs-mpi.json'), JSON.stringify(result, null, 2) + '\n');

@@ -152,7 +152,7 @@ function fakeVsMpi(): VsMpiResult {
       mk('ringtree ring (tcp)', 'ringtree', 'tcp', 'ring', 2), mk('ringtree tree (tcp)', 'ringtree', 'tcp', 'tree', 1.5),
       mk('MPI shm', 'mpi', 'shm', 'default', 2), mk('MPI tcp', 'mpi', 'tcp', 'default', 1),
     ],
-    latency: {}, ratios: [], targets: [], wrongTotal: 0,
+    latency: {}, ratios: [], targets: [], busyRuns: [], wrongTotal: 0,
   };
 }
 
