@@ -38,6 +38,8 @@ export interface RunOptions {
   wrapper?: string[];
   /** The script to run instead of ringrun.js. */
   script?: string;
+  /** A program to run instead of `node <script>` (args are appended). */
+  command?: string[];
 }
 
 export interface Running {
@@ -108,7 +110,7 @@ export function startRingrun(args: readonly string[], opts: RunOptions = {}): Ru
   startedTags.add(tag);
   const env = { ...cleanEnv(), ...opts.env, RINGTREE_TEST_TAG: tag };
   const script = opts.script ?? ringrunJs;
-  const argv = [...(opts.wrapper ?? []), process.execPath, script, ...args];
+  const argv = [...(opts.wrapper ?? []), ...(opts.command ?? [process.execPath, script]), ...args];
   const started = Date.now();
   const child = spawn(argv[0]!, argv.slice(1), { cwd: opts.cwd ?? repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const out = { stdout: '', stderr: '' };
