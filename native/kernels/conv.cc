@@ -141,7 +141,7 @@ void conv2d_backprop_input(const ConvGeom& g, const float* dy, const float* w, f
     sgemm(static_cast<int>(g.batch * hw_out), static_cast<int>(K), N, {dy, N, 1}, Wt, dx, K, false);
     return;
   }
-  if (g.stride_h == 1 && g.stride_w == 1 && g.dil_h == 1 && g.dil_w == 1) {
+  if (g.stride_h == 1 && g.stride_w == 1 && g.dil_h == 1 && g.dil_w == 1 && g.in_c >= 8) {
     // Stride 1: dx is the forward convolution of dy with the spatially flipped, channel-transposed
     // filter and complementary padding, so it runs as im2col + one long-K GEMM with no col2im scatter.
     static thread_local Scratch flipped;
