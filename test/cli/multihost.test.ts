@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import { nodeRank, processesWithTag, reapAll, repoRoot, runRingrun, startRingrun } from '../helpers/launcher.js';
-import { createTopology, listNamespaces, netnsRsh, netnsUnavailable, pidsInside, type Topology } from '../helpers/netns.js';
+import { createTopology, netnsRsh, netnsUnavailable, pidsInside, type Topology } from '../helpers/netns.js';
 
 const unavailable = netnsUnavailable();
 let topo: Topology | undefined;
@@ -140,9 +140,18 @@ setInterval(() => {}, 1000);`)], { wrapper: tp.wrap(tp.launcher) });
   t.regex(timed.stderr, /flight recorder of rank 1/);
 });
 
-netnsTest('namespaces are private to this run', async (t, tp) => {
-  const names = listNamespaces();
-  for (const ns of [tp.launcher, ...tp.hosts]) t.true(names.includes(ns));
+netnsTest('--output-dir and --bind with remote ranks', async (t, tp) => {
+  const [a, b] = tp.hosts as [string, string];
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ringrun-netns-out-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const r = await runRingrun([...rsh, '-H', `${a}:1,${b}:1`, '--bind', '10.77.0.1', '--output-dir', dir, ...nodeRank(`
+console.log('out ' + process.env.RINGTREE_RANK + ' ' + process.env.RINGTREE_STORE); console.error('err ' + process.env.RINGTREE_RANK);`)], { wrapper: tp.wrap(tp.launcher) });
+  t.is(r.code, 0, r.stderr);
+  t.is(r.stdout, '');
+  for (const rank of [0, 1]) {
+    t.regex(fs.readFileSync(path.join(dir, `rank.${rank}.stdout`), 'utf8'), new RegExp(`^out ${rank} 10\\.77\\.0\\.1:\\d+\\n$`));
+    t.is(fs.readFileSync(path.join(dir, `rank.${rank}.stderr`), 'utf8'), `err ${rank}\n`, 'the remote pid line is not in the file');
+  }
 });
 
 const communicatorBuilt = ['dist/lib/index.js', 'build/Release/ringtree.node'].every((f) => fs.existsSync(path.join(repoRoot, f)));

@@ -89,12 +89,6 @@ export function createTopology(nHosts: number): Topology {
   }
 }
 
-/** Names of the network namespaces that exist now. */
-export function listNamespaces(): string[] {
-  const r = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' });
-  return (r.stdout ?? '').split('\n').map((l) => l.split(' ')[0]!).filter(Boolean);
-}
-
 /** Pids of the processes running in a namespace. */
 export function pidsInside(ns: string): number[] {
   const r = spawnSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' });
