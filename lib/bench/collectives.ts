@@ -311,6 +311,8 @@ export interface LatencyResult {
   /** Medians and means per rank, averaged over ranks (us). */
   median_us: number;
   mean_us: number;
+  /** The same through a synchronous fast path (comm.allReduceSync), when the runtime has one. */
+  sync_median_us?: number;
 }
 
 export interface BenchResult {
@@ -583,7 +585,24 @@ class Runner {
     s.sort();
     const med = iters % 2 ? s[(iters - 1) / 2]! : (s[iters / 2 - 1]! + s[iters / 2]!) / 2;
     const [sm, sa] = await this.reduceValues([med, (tp - t0) / iters], 'sum');
-    return { bytes: 8, algorithm, iters, median_us: (sm! / this.p) * 1e3, mean_us: (sa! / this.p) * 1e3 };
+    const res: LatencyResult = { bytes: 8, algorithm, iters, median_us: (sm! / this.p) * 1e3, mean_us: (sa! / this.p) * 1e3 };
+    const sync = (this.comm as unknown as { allReduceSync?: (b: Float32Array, o?: object) => unknown }).allReduceSync;
+    if (typeof sync === 'function') {
+      for (let i = 0; i < 20; i++) sync.call(this.comm, buf, opts);
+      await this.comm.barrier();
+      let t1 = performance.now();
+      for (let i = 0; i < iters; i++) {
+        sync.call(this.comm, buf, opts);
+        const tn = performance.now();
+        s[i] = tn - t1;
+        t1 = tn;
+      }
+      s.sort();
+      const smed = iters % 2 ? s[(iters - 1) / 2]! : (s[iters / 2 - 1]! + s[iters / 2]!) / 2;
+      const [ss] = await this.reduceValues([smed], 'sum');
+      res.sync_median_us = (ss! / this.p) * 1e3;
+    }
+    return res;
   }
 }
 
@@ -663,9 +682,10 @@ export async function runCollectiveBench(comm: Communicator, opts: CollectiveBen
 
   let latency: LatencyResult | null = null;
   if (o.latency && p > 1) {
-    latency = await runner.latency(algos[0]!);
+    latency = await runner.latency(algos.includes('auto') ? 'auto' : algos[0]!);
     out(`# latency: 8 B allreduce (float32 sum, algorithm ${latency.algorithm}, awaited one at a time): ` +
-      `median ${latency.median_us.toFixed(2)} us, mean ${latency.mean_us.toFixed(2)} us over ${latency.iters} ops`);
+      `median ${latency.median_us.toFixed(2)} us, mean ${latency.mean_us.toFixed(2)} us over ${latency.iters} ops` +
+      (latency.sync_median_us !== undefined ? `; allReduceSync median ${latency.sync_median_us.toFixed(2)} us` : ''));
   }
 
   const multi = algos.length > 1;

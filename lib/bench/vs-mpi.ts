@@ -313,6 +313,7 @@ export async function runVsMpi(o: VsMpiOptions): Promise<VsMpiResult> {
         put('ringtree', r.transport, row.algorithm, row.size, row.busbw, row.time_us, row.wrong ?? 0, r.repeat);
       }
       if (res.latency) (latency[`ringtree ${res.latency.algorithm} (${r.transport}) 8 B median us`] ??= []).push(res.latency.median_us);
+      if (res.latency?.sync_median_us !== undefined) (latency[`ringtree allReduceSync (${r.transport}) 8 B median us`] ??= []).push(res.latency.sync_median_us);
     }
   }
   const series = [...seriesMap.values()];
