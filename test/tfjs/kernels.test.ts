@@ -70,6 +70,10 @@ const cases: Case[] = [
   conv([2, 7, 9, 3], [3, 3, 3, 4], 1, [[0, 0], [1, 2], [2, 1], [0, 0]]),
   conv([3, 13, 11, 5], [3, 3, 5, 17], 1, 'same'),
   conv([8, 28, 28, 8], [3, 3, 8, 16], 1, 'same'),  // many chunks: all 8 reduction lanes
+  // stride 1 with >= 8 input channels: dX as a forward conv with the flipped filter
+  conv([2, 7, 9, 8], [3, 3, 8, 5], 1, [[0, 0], [1, 2], [2, 1], [0, 0]]),
+  conv([1, 10, 9, 9], [5, 5, 9, 3], 1, 'valid'),
+  conv([2, 6, 6, 8], [2, 2, 8, 4], 1, 'same'),
   conv([2, 11, 11, 3], [3, 3, 3, 4], 1, 'same', false, 2),  // dilations (tfjs has no dilated conv gradient)
   conv([2, 11, 11, 3], [3, 3, 3, 4], 1, 'valid', false, [2, 1]),
   // FusedConv2D: bias + relu (forward: fused), bias + linear with gradients (stays fused)
