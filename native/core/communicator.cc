@@ -92,6 +92,12 @@ void Communicator::loop() {
       queue_.pop_front();
       current_ = w;
     }
+    if (isP2P(*w) && !w->executor) {
+      executeP2P(w);
+      std::lock_guard<std::mutex> lock(mu_);
+      current_.reset();
+      continue;
+    }
     execute(*w);
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -99,6 +105,94 @@ void Communicator::loop() {
       recordCompletion(*w);
     }
     if (w->onDone) w->onDone(*w);
+  }
+}
+
+bool Communicator::isP2P(const Work& w) {
+  return !w.isConnect && (w.desc.op == OpType::kSend || w.desc.op == OpType::kRecv);
+}
+
+// Runs a send/recv together with every send/recv queued right behind it (and those issued while it
+// waits) in one executor: p2p ops need no cross-rank order beyond per-pair FIFO, and running them
+// together is what lets `Promise.all([send(x, peer), recv(y, peer)])` on both ranks complete even
+// when the messages are larger than the transport buffers. Each op settles as soon as it is done.
+void Communicator::executeP2P(std::shared_ptr<Work> first) {
+  std::vector<std::shared_ptr<Work>> batch;
+  std::map<const Req*, Work*> owner;
+  std::shared_ptr<Executor> ex;
+  auto settle = [&](Work& w) {
+    w.endUs = nowUs();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      recordCompletion(w);
+    }
+    if (w.onDone) w.onDone(w);
+  };
+  auto add = [&](std::shared_ptr<Work> w) {
+    w->startUs = nowUs();
+    batch.push_back(w);
+    const OpDesc& d = w->desc;
+    if (failed_.load() || d.peer < 0 || d.peer >= opts_.size || d.peer == opts_.rank) {
+      std::lock_guard<std::mutex> lock(mu_);
+      w->ok = false;
+      w->code = failed_.load() ? failCode_ : ErrorCode::kInvalidArgument;
+      w->message = failed_.load() ? failMessage_ : strprintf("invalid peer %d", d.peer);
+      w->executor = nullptr;
+      return false;
+    }
+    size_t bytes = d.count * dtypeSize(d.dtype);
+    if (!ex) {
+      OpFingerprint fp{d.op, d.dtype, d.redop, Algo::kAuto, 0, d.count, w->seq};
+      ex = std::make_shared<Executor>(*this, fp, deadlineIn(d.timeoutMs));
+    } else {
+      ex->extendDeadline(deadlineIn(d.timeoutMs));
+    }
+    Req* r = d.op == OpType::kSend ? ex->send(d.peer, d.in, bytes, nullptr, kChannelP2P)
+                                   : ex->recv(d.peer, d.out, bytes, nullptr, kChannelP2P);
+    ex->setTag(r, d.tag);
+    owner[r] = w.get();
+    return true;
+  };
+  if (!add(first)) {
+    settle(*first);
+    return;
+  }
+  ex->setOnComplete([&](Req* r) {
+    auto it = owner.find(r);
+    if (it == owner.end()) return;
+    Work* w = it->second;
+    owner.erase(it);
+    settle(*w);
+  });
+  ex->setAbsorb([&] {
+    for (;;) {
+      std::shared_ptr<Work> next;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (queue_.empty() || !isP2P(*queue_.front()) || queue_.front()->executor) return;
+        next = queue_.front();
+        queue_.pop_front();
+      }
+      if (!add(next)) settle(*next);
+    }
+  });
+  try {
+    ex->run();
+  } catch (const Error& e) {
+    Work tmp;
+    tmp.code = e.code();
+    tmp.message = e.message();
+    tmp.errPeer = e.peer();
+    tmp.ok = false;
+    handleFailure(tmp);
+    for (auto& [req, w] : owner) {
+      w->ok = false;
+      w->code = tmp.code;
+      w->message = tmp.message;
+      w->errPeer = tmp.errPeer;
+      settle(*w);
+    }
+    owner.clear();
   }
 }
 

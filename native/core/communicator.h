@@ -138,6 +138,8 @@ class Communicator {
   void connectAll(const std::vector<PeerInfo>& peers, int64_t timeoutMs);
   void setupShm(const std::vector<PeerInfo>& peers, const std::vector<int>& localPeers, Deadline deadline);
   std::shared_ptr<Executor> buildOp(Work& w);
+  static bool isP2P(const Work& w);
+  void executeP2P(std::shared_ptr<Work> first);
   void handleFailure(Work& w);
   void recordCompletion(const Work& w);  // mu_ held
   void fail(ErrorCode code, const std::string& message, int peer);

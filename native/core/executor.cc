@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <functional>
 #include <cstring>
 
 #include "common/error.h"
@@ -76,6 +77,12 @@ static void fillHeader(MsgHeader& h, const OpFingerprint& fp, int channel, int s
   h.bytes = bytes;
 }
 
+void Executor::enlist(Req& r) {
+  size_t qi = (static_cast<size_t>(r.peer) * kNumChannels + r.channel) * 2 + (r.isSend ? 1 : 0);
+  if (queues_[qi].empty()) active_.push_back(qi);
+  queues_[qi].push_back(&r);
+}
+
 Req* Executor::send(int peer, const void* src, size_t bytes, const Req* dep, int channel) {
   reqs_.emplace_back();
   Req& r = reqs_.back();
@@ -87,6 +94,7 @@ Req* Executor::send(int peer, const void* src, size_t bytes, const Req* dep, int
   r.pad = (8 - bytes % 8) % 8;
   r.dep = dep;
   fillHeader(r.hdr, fp_, channel, comm_.rank(), step_++, bytes);
+  if (prepared_) enlist(r);
   return &r;
 }
 
@@ -101,6 +109,7 @@ Req* Executor::recv(int peer, void* dst, size_t bytes, const Req* dep, int chann
   r.pad = (8 - bytes % 8) % 8;
   r.dep = dep;
   fillHeader(r.hdr, fp_, channel, peer, step_++, bytes);
+  if (prepared_) enlist(r);
   return &r;
 }
 
@@ -308,7 +317,9 @@ void Executor::checkHealth(const std::vector<int>& peers) {
       if (!eof) explainPeerFailure(peer);  // its notice may be a moment behind the flag
       throw Error(ErrorCode::kPeer, strprintf("rank %d aborted its communicator", peer), peer);
     }
-    if (eof) {
+    // A TCP peer's data sockets report its departure themselves, after delivering everything it
+    // sent; its control socket closing early (it finished and exited) must not cut that short.
+    if (eof && p.shm) {
       throw Error(ErrorCode::kPeer, strprintf("rank %d closed the connection (it exited or crashed)", peer), peer);
     }
   }
@@ -408,6 +419,7 @@ bool Executor::sweep() {
       if (progress(r)) progressed = true;
       if (!r.complete) break;
       q.pop_front();
+      if (onComplete_) onComplete_(&r);
     }
     if (q.empty()) {
       active_[a] = active_.back();
@@ -456,9 +468,11 @@ void Executor::run() {
   auto lastProgress = Clock::now();
   bool probed = false;
   const auto probeAfter = std::chrono::milliseconds(paramProbeAfterMs());
+  if (absorb_) absorb_();
   while (!active_.empty()) {
     if (comm_.abortRequested()) throw Error(ErrorCode::kAborted, "the communicator was aborted");
     bool progressed = checkedSweep();
+    if (active_.empty() && absorb_) absorb_();
     if (active_.empty()) break;
     if (progressed) {
       spins = 0;
@@ -478,6 +492,7 @@ void Executor::run() {
       sched_yield();
       continue;
     }
+    if (absorb_) absorb_();
     if (now - lastHealth >= slice || peerGoneSeen) {
       lastHealth = now;
       // only peers we still have work with: one that finished its part may already have left

@@ -105,6 +105,13 @@ class Executor {
 
   // Drives all posted requests to completion; throws ringtree::Error on failure.
   void run();
+  // Point-to-point batches: `absorb` is called when the executor would otherwise wait (and before it
+  // finishes) so it can add more requests with add*(); `onComplete` runs for every request that
+  // completes. Lets a send and a recv issued together progress together (no FIFO deadlock).
+  void setAbsorb(std::function<void()> absorb) { absorb_ = std::move(absorb); }
+  void setOnComplete(std::function<void(Req*)> onComplete) { onComplete_ = std::move(onComplete); }
+  void extendDeadline(Deadline d) { if (d > deadline_) deadline_ = d; }
+
   // Spins (never sleeps) until done or `budget` passes; true when done. Resumable: a later run()
   // or runFor() continues where this one stopped (the inline fast path hands off this way).
   bool runFor(Deadline budget);
@@ -131,6 +138,9 @@ class Executor {
   std::deque<Req> reqs_;
   uint32_t step_ = 0;
   bool prepared_ = false;
+  std::function<void()> absorb_;
+  std::function<void(Req*)> onComplete_;
+  void enlist(Req& r);
   std::vector<std::deque<Req*>> queues_;  // one FIFO per (peer, channel, direction)
   std::vector<size_t> active_;            // indices of non-empty queues
 };

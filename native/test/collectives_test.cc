@@ -9,7 +9,9 @@
 // also runs everything with tiny buffers so large messages take many chunks).
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <condition_variable>
 #include <cstdint>
 #include <cstdio>
@@ -330,14 +332,15 @@ void p2pSuite(bool tcp) {
 }
 
 void abortSuite(bool tcp) {
-  // rank 0's barrier waits for rank 1, which joins only after another thread aborted rank 0
+  // rank 0's allReduce waits for rank 1, which joins only after another thread aborted rank 0
   withRanks(2, tcp, [](Rank& r) {
+    std::vector<float> b(1000, 1.0f);
     if (r.rank == 0) {
       std::thread aborter([&] {
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
         r.comm->abort(ErrorCode::kAborted, "aborted by the test");
       });
-      OpDesc d = desc(OpType::kBarrier, DataType::kUint8, 0, nullptr, nullptr);
+      OpDesc d = desc(OpType::kAllReduce, DataType::kFloat32, b.size(), b.data(), b.data());
       Result res = submit(r, d);
       aborter.join();
       CHECK_MSG(!res.ok && res.code == ErrorCode::kAborted, "abort: " + res.message);
@@ -346,7 +349,7 @@ void abortSuite(bool tcp) {
       r.barrier->wait();
     } else {
       r.barrier->wait();  // rank 0 has aborted: our op must fail with a peer error, not hang
-      Result res = submit(r, desc(OpType::kBarrier, DataType::kUint8, 0, nullptr, nullptr));
+      Result res = submit(r, desc(OpType::kAllReduce, DataType::kFloat32, b.size(), b.data(), b.data()));
       CHECK_MSG(!res.ok && res.code == ErrorCode::kPeer, "peer of an aborted rank: " + std::string(errorCodeName(res.code)) + " " + res.message);
     }
   });
@@ -368,6 +371,32 @@ void mismatchSuite(bool tcp) {
   });
 }
 
+// Barrier semantics: no rank may leave a barrier before every rank has entered it. Rank 2 enters
+// 300 ms late; ranks 0 and 1 must leave after that. Known runtime bug: Executor::progressSend
+// (native/core/executor.cc) writes a message's header before honouring its byte dependency, so a
+// 0-byte message chained on a receive (the barrier is allReduceTree with count 0) goes out at once:
+// the root releases its children immediately and rank 1 leaves before rank 2 has entered.
+void barrierSuite(bool tcp) {
+  withRanks(3, tcp, [](Rank& r) {
+    static std::atomic<int64_t> enteredLate{0};
+    using namespace std::chrono;
+    auto now = [] { return duration_cast<microseconds>(steady_clock::now().time_since_epoch()).count(); };
+    if (r.rank == 2) {
+      std::this_thread::sleep_for(milliseconds(300));
+      enteredLate.store(now());
+    }
+    Result res = submit(r, desc(OpType::kBarrier, DataType::kUint8, 0, nullptr, nullptr));
+    int64_t left = now();
+    CHECK_MSG(res.ok, "barrier: " + res.message);
+    int64_t late = enteredLate.load();
+    CHECK_MSG(late != 0 && left >= late, "rank " + std::to_string(r.rank) + " left the barrier " +
+                                              (late ? std::to_string((late - left) / 1000) + " ms before" : "before") +
+                                              " rank 2 entered it");
+    r.barrier->wait();
+    if (r.rank == 0) enteredLate.store(0);
+  });
+}
+
 TEST_CASE("allReduce ring/tree/rhd x 4 variants x 5 sizes, P=2..4, shm") { allReduceSuite(false); }
 TEST_CASE("allReduce ring/tree/rhd x 4 variants x 5 sizes, P=2..4, tcp") { allReduceSuite(true); }
 TEST_CASE("broadcast tree/ring every root, P=2..4, shm") { broadcastSuite(false); }
@@ -381,11 +410,16 @@ TEST_CASE("abort from another thread fails the op in flight (sticky), the peer g
 TEST_CASE("mismatched counts fail with kMismatch naming both sides, shm") { mismatchSuite(false); }
 TEST_CASE("mismatched counts fail with kMismatch naming both sides, tcp") { mismatchSuite(true); }
 
+KNOWN_BUG_TEST_CASE("barrier: nobody leaves before the last rank enters, P=3, shm") { barrierSuite(false); }
+KNOWN_BUG_TEST_CASE("barrier: nobody leaves before the last rank enters, P=3, tcp") { barrierSuite(true); }
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const char* filter = argc > 1 ? argv[1] : nullptr;
-  int ran = 0, failed = 0;
+  const char* strictEnv = std::getenv("RINGTREE_TEST_STRICT");
+  const bool strict = strictEnv && std::strcmp(strictEnv, "1") == 0;
+  int ran = 0, failed = 0, known = 0, fixed = 0;
   for (auto& t : rttest::registry()) {
     if (filter && t.name.find(filter) == std::string::npos) continue;
     int before = rttest::failures().load();
@@ -393,11 +427,19 @@ int main(int argc, char** argv) {
     t.fn();
     double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     bool ok = rttest::failures().load() == before;
-    std::printf("%s %s (%.0f ms)\n", ok ? "ok  " : "FAIL", t.name.c_str(), ms);
-    std::fflush(stdout);
     ran++;
-    if (!ok) failed++;
+    if (t.knownBug && !ok && !strict) {
+      known++;
+      std::printf("KNOWN BUG (expected failure) %s (%.0f ms)\n", t.name.c_str(), ms);
+    } else if (t.knownBug && ok) {
+      fixed++;
+      std::printf("ok   %s (%.0f ms) -- known bug no longer reproduces: remove KNOWN_BUG_\n", t.name.c_str(), ms);
+    } else {
+      std::printf("%s %s (%.0f ms)\n", ok ? "ok  " : "FAIL", t.name.c_str(), ms);
+      if (!ok) failed++;
+    }
+    std::fflush(stdout);
   }
-  std::printf("%d tests, %d passed, %d failed\n", ran, ran - failed, failed);
+  std::printf("%d tests, %d passed, %d failed, %d known bugs\n", ran, ran - failed - known, failed, known);
   return failed == 0 && ran > 0 ? 0 : 1;
 }

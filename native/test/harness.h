@@ -32,6 +32,10 @@ inline void reportFailure(const char* file, int line, const std::string& what) {
 struct TestCase {
   std::string name;
   std::function<void()> fn;
+  // A known runtime bug: the test states the correct behaviour and is expected to fail; its failure
+  // is reported but does not fail the run (RINGTREE_TEST_STRICT=1 makes it count). When it passes,
+  // the run says so, so the mark gets removed.
+  bool knownBug = false;
 };
 
 inline std::vector<TestCase>& registry() {
@@ -40,7 +44,9 @@ inline std::vector<TestCase>& registry() {
 }
 
 struct Register {
-  Register(const char* name, std::function<void()> fn) { registry().push_back({name, std::move(fn)}); }
+  Register(const char* name, std::function<void()> fn, bool knownBug = false) {
+    registry().push_back({name, std::move(fn), knownBug});
+  }
 };
 
 }  // namespace rttest
@@ -50,6 +56,11 @@ struct Register {
 #define TEST_CASE(name)                                                                   \
   static void RT_CONCAT(rt_test_fn_, __LINE__)();                                         \
   static ::rttest::Register RT_CONCAT(rt_test_reg_, __LINE__)(name, RT_CONCAT(rt_test_fn_, __LINE__)); \
+  static void RT_CONCAT(rt_test_fn_, __LINE__)()
+
+#define KNOWN_BUG_TEST_CASE(name)                                                         \
+  static void RT_CONCAT(rt_test_fn_, __LINE__)();                                         \
+  static ::rttest::Register RT_CONCAT(rt_test_reg_, __LINE__)(name, RT_CONCAT(rt_test_fn_, __LINE__), true); \
   static void RT_CONCAT(rt_test_fn_, __LINE__)()
 
 #define CHECK(cond)                                                                 \
