@@ -3,8 +3,9 @@
 //
 // A remote rank is started as `<rsh words...> <host> "exec sh -c '<script>'"`, where the script is:
 //
-//   IFS= read -r RINGTREE_SECRET && export RINGTREE_SECRET && printf '__RINGTREE_PID__=%s\n' $$ >&2 &&
-//   cd '<dir>' && exec env VAR='value' ... '<cmd>' '<arg>' ...
+//   IFS= read -r RINGTREE_SECRET || { echo '<no secret>' >&2; exit 126; }; export RINGTREE_SECRET;
+//   printf '__RINGTREE_PID__=%s\n' $$ >&2; cd '<dir>' || exit 126;
+//   exec env VAR='value' ... '<cmd>' '<arg>' ...
 //
 // - The job secret travels over the agent's stdin (one line, then EOF), never on a command line, so
 //   it does not show up in `ps` on either host.
@@ -14,6 +15,8 @@
 //   session leader, and its children die with it). After the job one call per host kills what is
 //   left in those groups and removes the job's /dev/shm segments.
 // - Everything is quoted with single quotes, so arguments reach the rank byte for byte.
+// - Failures before the rank runs exit 126 with a message (no secret on stdin, no such directory),
+//   or 127 from exec when the command is not found there.
 
 import { spawn } from 'node:child_process';
 import { LaunchError } from './errors.js';
@@ -66,6 +69,8 @@ export function splitCommandLine(text: string): string[] {
 
 export const remotePidMarker = '__RINGTREE_PID__=';
 
+const noSecretMessage = 'ringrun: the job secret did not arrive on stdin (the --rsh agent must pass stdin through)';
+
 /** Matches the pid line the remote shell prints on stderr; returns the pid or undefined. */
 export function parseRemotePidLine(line: string): number | undefined {
   if (!line.startsWith(remotePidMarker)) return undefined;
@@ -89,9 +94,10 @@ export function buildRemoteCommand(opts: RemoteCommandOptions): string {
     return `${k}=${shellQuote(v)}`;
   });
   return asShCommand([
-    'IFS= read -r RINGTREE_SECRET && export RINGTREE_SECRET &&',
-    `printf '${remotePidMarker}%s\\n' $$ >&2 &&`,
-    `cd ${shellQuote(opts.cwd)} &&`,
+    `IFS= read -r RINGTREE_SECRET || { echo ${shellQuote(noSecretMessage)} >&2; exit 126; };`,
+    'export RINGTREE_SECRET;',
+    `printf '${remotePidMarker}%s\\n' $$ >&2;`,
+    `cd ${shellQuote(opts.cwd)} || exit 126;`,
     'exec env',
     ...assignments,
     ...opts.command.map(shellQuote),
