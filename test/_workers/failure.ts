@@ -7,6 +7,7 @@
 //             (op, count, dtype, reduce op); records every rank's error
 //   abort     rank 0's op is aborted through its AbortSignal; an already aborted signal; sticky
 //   sigterm   rank 1 has an op pending when the test sends it SIGTERM: it prints the rejection
+//   barrier   the last rank enters a barrier late; records when each rank entered and left it
 //   exchange  both ranks issue send then recv of a large message (simultaneous exchange)
 import { init, type Communicator } from '../../lib/index.js';
 import { emit, errorInfo, say, type ErrorInfo } from './_common.js';
@@ -117,6 +118,15 @@ switch (mode) {
       const later2 = await outcome(comm.barrier({ timeoutMs: 20_000 }));
       emit({ rank, later, later2 });
     }
+    break;
+  }
+  case 'barrier': {
+    // the last rank enters the barrier 1.5 s late; nobody may leave before it entered
+    await comm.barrier();
+    if (rank === size - 1) await sleep(1500);
+    const entered = Date.now();
+    await comm.barrier({ timeoutMs: 30_000 });
+    emit({ rank, entered, left: Date.now() });
     break;
   }
   case 'exchange': {

@@ -188,6 +188,21 @@ for (const transport of transports) {
   });
 }
 
+// Barrier semantics: nobody leaves a barrier before every rank has entered it. Known runtime bug:
+// Executor::progressSend (native/core/executor.cc) writes a message header before honouring its byte
+// dependency, so a 0-byte message chained on a receive (a barrier is allReduceTree with count 0)
+// leaves at once: the root releases its children as soon as it enters, and rank 1 leaves ~1.5 s
+// before rank 2 enters. Remove .failing once fixed.
+for (const transport of transports) {
+  test.failing(`${transport} P=3: [runtime bug] no rank leaves a barrier before the last rank enters it`, async (t) => {
+    t.timeout(60_000);
+    const run = await runRanks(3, worker, { transport, env: { RT_MODE: 'barrier' }, timeoutMs: 50_000 });
+    const reps = run.ranks.map((r) => resultOf<{ entered: number; left: number }>(run, r.rank));
+    const lastEntered = Math.max(...reps.map((r) => r.entered));
+    for (const [r, rep] of reps.entries()) t.true(rep.left >= lastEntered, `rank ${r} left ${lastEntered - rep.left} ms before the last rank entered`);
+  });
+}
+
 test('shm: small exchange (fits the buffers) works both ways at once', async (t) => {
   t.timeout(60_000);
   const run = await runRanks(2, worker, { transport: 'shm', env: { RT_MODE: 'exchange', RT_COUNT: '100' }, timeoutMs: 50_000 });
