@@ -7,6 +7,7 @@
 //             (op, count, dtype, reduce op); records every rank's error
 //   abort     rank 0's op is aborted through its AbortSignal; an already aborted signal; sticky
 //   sigterm   rank 1 has an op pending when the test sends it SIGTERM: it prints the rejection
+//   bystander ranks 0 and 2 have a recv pending from each other when the test kills rank 1
 //   barrier   the last rank enters a barrier late; records when each rank entered and left it
 //   exchange  both ranks issue send then recv of a large message (simultaneous exchange)
 import { init, type Communicator } from '../../lib/index.js';
@@ -118,6 +119,21 @@ switch (mode) {
       const later2 = await outcome(comm.barrier({ timeoutMs: 20_000 }));
       emit({ rank, later, later2 });
     }
+    break;
+  }
+  case 'bystander': {
+    // ranks 0 and 2 wait for a message from each other (pending, not involving rank 1); the test
+    // SIGKILLs rank 1: their pending ops should fail (sticky failure), not wait for the timeout
+    await comm.barrier();
+    if (rank === 1) {
+      say('READY 1');
+      await sleep(60_000);
+      break;
+    }
+    const p = comm.recv(new Float32Array(4), rank === 0 ? 2 : 0, { timeoutMs: 8000 });
+    say(`READY ${rank}`);
+    const first = await outcome(p);
+    emit({ rank, first });
     break;
   }
   case 'barrier': {

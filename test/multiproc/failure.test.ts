@@ -108,9 +108,7 @@ for (const transport of transports) {
     // Over TCP with P=3, rank 0 allReduce vs ranks 1,2 broadcast: rank 1 detects the mismatch and
     // fails, but ranks 0 and 2 wait on each other and only give up at their op timeout (8 s here,
     // 5 min by default): rank 1's failure does not reach TCP peers it has no request with.
-    // Runtime bug reported; remove the .failing once fixed.
-    const hangs = transport === 'tcp' && P === 3;
-    (hangs ? test.failing : test)(`${transport} P=${P}: ${hangs ? '[runtime bug] ' : ''}after a mismatch every rank rejects promptly (MISMATCH or PEER, never its op timeout)`, async (t) => {
+    test(`${transport} P=${P}: after a mismatch every rank rejects promptly (MISMATCH or PEER, never its op timeout)`, async (t) => {
       t.timeout(120_000);
       const run = await mismatchJob(P);
       for (const v of Object.keys(variants)) {
@@ -122,10 +120,9 @@ for (const transport of transports) {
     });
   }
 
-  // Issue 3 says ranks that issue different ops "get ERR_RINGTREE_MISMATCH naming both sides"; today
-  // only the rank(s) that read the other side's header get it, the others see ERR_RINGTREE_PEER
-  // ("rank N aborted its communicator"). Runtime bug reported; remove .failing once fixed.
-  test.failing(`${transport} P=2: [runtime bug] a mismatch rejects with ERR_RINGTREE_MISMATCH on EVERY rank`, async (t) => {
+  // Issue 3: ranks that issue different ops "get ERR_RINGTREE_MISMATCH naming both sides" — every
+  // rank, including those that learn it from a peer's abort notice or stall probe.
+  test(`${transport} P=2: a mismatch rejects with ERR_RINGTREE_MISMATCH on EVERY rank`, async (t) => {
     t.timeout(120_000);
     const run = await mismatchJob(2);
     for (const v of Object.keys(variants)) {
@@ -169,13 +166,11 @@ for (const transport of transports) {
 }
 
 // A simultaneous exchange (both ranks issue send then recv) of a message larger than the transport's
-// buffering (here 40 KB through 4 KB shm rings) cannot complete: each rank's progress thread is
-// stuck in its send, so neither reaches its recv; both wait for the op timeout. Over TCP the same
-// happens once the message exceeds the socket buffers (32 MB float32 deadlocks with the defaults).
-// Runtime bug reported; remove .failing once fixed.
+// buffering (here 40 KB through 4 KB shm rings): consecutive point-to-point ops run together, so
+// neither rank's send blocks its recv.
 {
   const transport = 'shm';
-  test.failing(`${transport}: [runtime bug] simultaneous send+recv exchange of a large message completes`, async (t) => {
+  test(`${transport}: simultaneous send+recv exchange of a large message completes`, async (t) => {
     t.timeout(60_000);
     const run = await runRanks(2, worker, {
       transport, env: { RT_MODE: 'exchange', RT_COUNT: '5003', ...smallBufferEnv }, timeoutMs: 50_000,
@@ -188,13 +183,33 @@ for (const transport of transports) {
   });
 }
 
-// Barrier semantics: nobody leaves a barrier before every rank has entered it. Known runtime bug:
-// Executor::progressSend (native/core/executor.cc) writes a message header before honouring its byte
-// dependency, so a 0-byte message chained on a receive (a barrier is allReduceTree with count 0)
-// leaves at once: the root releases its children as soon as it enters, and rank 1 leaves ~1.5 s
-// before rank 2 enters. Remove .failing once fixed.
+// Issue 3: "a peer that dies ... makes every pending and later op on every survivor reject within
+// about a second". Ranks 0 and 2 have recvs pending from each other when rank 1 is SIGKILLed: today
+// both only fail at their op timeout (8 s here, 5 min by default), over shm and TCP, because
+// Executor::run() only health-checks the peers the op in flight has requests with. Known runtime
+// bug (same root cause as the P=3 TCP mismatch hang); remove .failing once fixed.
 for (const transport of transports) {
-  test.failing(`${transport} P=3: [runtime bug] no rank leaves a barrier before the last rank enters it`, async (t) => {
+  test.failing(`${transport} P=3: [runtime bug] SIGKILL of rank 1 fails the ops pending between ranks 0 and 2 promptly`, async (t) => {
+    t.timeout(60_000);
+    const port = await freePort();
+    const job = startRanks<{ first: Outcome }>(3, worker, { port, transport, env: { RT_MODE: 'bystander' }, timeoutMs: 50_000 });
+    await Promise.all([0, 1, 2].map((r) => job.waitFor(r, /READY/, 30_000))).catch(() => {});
+    const killedAt = Date.now();
+    job.kill(1, 'SIGKILL');
+    const run = await job.done;
+    for (const r of [0, 2]) {
+      const o = resultOf<{ first: Outcome }>(run, r).first;
+      t.is(o.code, 'ERR_RINGTREE_PEER', `rank ${r}: ${o.code} ${o.message}`);
+      t.true((o.at ?? Infinity) - killedAt < 5000, `rank ${r} failed ${(o.at ?? NaN) - killedAt} ms after the kill`);
+    }
+    t.deepEqual(shmResidue(run.jobId), []);
+  });
+}
+
+// Barrier semantics: nobody leaves a barrier before every rank has entered it (a 0-byte message
+// chained on a receive must wait for that receive to complete).
+for (const transport of transports) {
+  test(`${transport} P=3: no rank leaves a barrier before the last rank enters it`, async (t) => {
     t.timeout(60_000);
     const run = await runRanks(3, worker, { transport, env: { RT_MODE: 'barrier' }, timeoutMs: 50_000 });
     const reps = run.ranks.map((r) => resultOf<{ entered: number; left: number }>(run, r.rank));
