@@ -1,6 +1,6 @@
 // Rank worker: 64 ops of mixed kinds, sizes, reduce ops and dtypes issued at once (Promise.all) —
 // issue order is the cross-rank order — then every result checked exactly against the reference,
-// plus the order in which the Promises settled (one FIFO per communicator: issue order).
+// plus the order in which the Promises settled (reported for information).
 import { init } from '../../lib/index.js';
 import type { NumericArray } from '../../lib/types.js';
 import {
