@@ -87,6 +87,12 @@ function installSignalHandlers(): void {
     for (const c of live) c.abort('received SIGTERM');
     setTimeout(() => process.exit(143), 250).unref();
   });
+  // Process exit without destroy() (process.exit(), or the event loop running dry): say goodbye to
+  // the peers, or tell them why we left with ops in flight or a failure exit code, so they fail fast
+  // and with the reason instead of guessing from a closed socket.
+  process.on('exit', (code) => {
+    for (const c of live) c.farewell(code === 0, `rank ${c.rank} exited with code ${code}${c.pendingOps ? ` with ${c.pendingOps} op(s) in flight` : ''}`);
+  });
   // SIGUSR2: dump the flight recorder (what each communicator is doing) to stderr; ringrun
   // --timeout sends it before stopping a stuck job.
   process.on('SIGUSR2', () => {
@@ -361,6 +367,11 @@ export class Communicator implements CommunicatorLike, AsyncDisposable {
   abort(reason = 'aborted by the application'): void {
     if (this.#destroyed) return;
     this.#native.abort('ERR_RINGTREE_ABORTED', reason);
+  }
+
+  /** @internal process exit without destroy(): goodbye (clean) or an abort notice to every peer. */
+  farewell(clean: boolean, why: string): void {
+    if (!this.#destroyed) this.#native.farewell(clean, why);
   }
 
   /** Waits for pending ops to settle, then releases connections, threads and shared memory. */

@@ -58,6 +58,7 @@ export interface NativeCommunicatorHandle {
     queued: number; failed: boolean;
   };
   pending(): number;
+  farewell(clean: boolean, why: string): void;
 }
 
 export interface Addon {

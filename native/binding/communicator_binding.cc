@@ -51,6 +51,7 @@ Napi::Function CommunicatorBinding::Define(Napi::Env env) {
                          InstanceMethod<&CommunicatorBinding::JS_stats>("stats"),
                          InstanceMethod<&CommunicatorBinding::JS_flight>("flight"),
                          InstanceMethod<&CommunicatorBinding::JS_pending>("pending"),
+                         InstanceMethod<&CommunicatorBinding::JS_farewell>("farewell"),
                      });
 }
 
@@ -102,7 +103,8 @@ CommunicatorBinding::~CommunicatorBinding() {
 
 void CommunicatorBinding::Teardown() {
   if (comm_) {
-    comm_->abort(ErrorCode::kAborted, "the process is exiting");
+    // idle: leave cleanly (peers get a goodbye); ops in flight: abort them (peers get the reason)
+    if (!pending_.empty()) comm_->abort(ErrorCode::kAborted, "the process is exiting with ops in flight");
     comm_->shutdown();
     comm_.reset();
   }
@@ -342,6 +344,16 @@ Napi::Value CommunicatorBinding::JS_flight(const Napi::CallbackInfo& info) {
   o.Set("queued", Napi::Number::New(env, static_cast<double>(f.queued)));
   o.Set("failed", Napi::Boolean::New(env, comm_->failed()));
   return o;
+}
+
+// farewell(clean, why): process exit without destroy() (called from process.on('exit'))
+Napi::Value CommunicatorBinding::JS_farewell(const Napi::CallbackInfo& info) {
+  if (comm_ && !closed_) {
+    bool clean = info.Length() > 0 && info[0].ToBoolean().Value() && pending_.empty();
+    std::string why = info.Length() > 1 ? info[1].ToString().Utf8Value() : "the process exited";
+    comm_->farewell(clean, why);
+  }
+  return info.Env().Undefined();
 }
 
 Napi::Value CommunicatorBinding::JS_pending(const Napi::CallbackInfo& info) {

@@ -38,6 +38,7 @@ class CommunicatorBinding : public Napi::ObjectWrap<CommunicatorBinding> {
   Napi::Value JS_stats(const Napi::CallbackInfo& info);
   Napi::Value JS_flight(const Napi::CallbackInfo& info);
   Napi::Value JS_pending(const Napi::CallbackInfo& info);
+  Napi::Value JS_farewell(const Napi::CallbackInfo& info);
 
   Napi::Value track(Napi::Env env, std::shared_ptr<Work> work, Napi::Object in, Napi::Object out, bool tryInline = false);
   void settle(Napi::Env env, Pending& p);

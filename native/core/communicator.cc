@@ -327,6 +327,19 @@ void Communicator::fail(ErrorCode code, const std::string& message, int peer) {
   closeLinks();
 }
 
+void Communicator::farewell(bool clean, const std::string& why) {
+  if (!connected_) return;
+  if (!clean) {
+    sendAbortNotices(ErrorCode::kPeer, why);
+    return;
+  }
+  OpFingerprint none{OpType::kBarrier, DataType::kUint8, ReduceOp::kSum, Algo::kAuto, 0, 0, 0};
+  std::string frame = encodeCtrl(CtrlType::kBye, ErrorCode::kInternal, none, "");
+  for (auto& p : pairs_) {
+    if (p) sendCtrl(*p, frame);
+  }
+}
+
 void Communicator::sendAbortNotices(ErrorCode code, const std::string& message) {
   // Best effort, nonblocking: tell every peer the root cause before the links go down, so their
   // errors name it instead of just "rank N closed the connection".
@@ -403,16 +416,19 @@ void Communicator::shutdown() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  bool cleanClose = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    cleanClose = !failed_.load() && connected_;
     if (!failed_.load()) {
       failed_.store(true);
       failCode_ = ErrorCode::kAborted;
       failMessage_ = "the communicator was destroyed";
     }
   }
-  // A clean close just closes the sockets (peers see EOF once they have read what we sent) and
-  // unmaps; only failures set the dead flag (closeLinks) so peers stop waiting at once.
+  // A clean close says goodbye on every control socket, then closes (peers see EOF once they have
+  // read what we sent) and unmaps; only failures set the dead flag (closeLinks).
+  if (!linksClosed_ && cleanClose) farewell(true, "");
   if (!linksClosed_) {
     linksClosed_ = true;
     for (auto& p : pairs_) {

@@ -115,8 +115,11 @@ class Communicator {
   void abort(ErrorCode code, const std::string& why);
   // Fault injection: drop every connection without failing locally first.
   void dropConnections();
-  // Waits for queued work, stops the thread, closes links. Idempotent.
+  // Waits for queued work, stops the thread, closes links (saying goodbye when healthy). Idempotent.
   void shutdown();
+  // Tells every peer this rank is leaving: cleanly (goodbye) or not (an abort notice with `why`).
+  // For process exit without destroy(); any thread, nonblocking.
+  void farewell(bool clean, const std::string& why);
 
   CommStats stats() const;
   FlightRecord flight() const;

@@ -28,7 +28,7 @@ bool parseCtrl(std::string& buf, std::vector<ParsedCtrl>& out) {
   while (buf.size() - pos >= sizeof(CtrlFrame)) {
     CtrlFrame f;
     std::memcpy(&f, buf.data() + pos, sizeof(f));
-    if (f.magic != kCtrlMagic || f.len > 4096 || (f.type != 1 && f.type != 2)) return false;
+    if (f.magic != kCtrlMagic || f.len > 4096 || (f.type < 1 || f.type > 3)) return false;
     if (buf.size() - pos < sizeof(f) + f.len) break;
     ParsedCtrl p;
     p.type = static_cast<CtrlType>(f.type);

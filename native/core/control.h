@@ -10,7 +10,8 @@
 namespace ringtree {
 
 constexpr uint32_t kCtrlMagic = 0x31435452;  // "RTC1"
-enum class CtrlType : uint32_t { kAbort = 1, kProbe = 2 };
+// kBye: the peer closes cleanly (destroy, or a normal process exit with no op pending).
+enum class CtrlType : uint32_t { kAbort = 1, kProbe = 2, kBye = 3 };
 
 struct CtrlFrame {
   uint32_t magic;

@@ -136,6 +136,10 @@ static size_t depLimit(const Req& r) {
 bool Executor::progressSend(Req& r) {
   Stream& s = *comm_.pair(r.peer).send[r.channel];
   bool progressed = false;
+  // An empty message chained on another request is a pure notification (barrier, zero-count ops):
+  // it must not leave before what it depends on is complete. Non-empty messages may send their
+  // header early: their payload bytes carry the dependency.
+  if (r.bytes == 0 && r.dep && !r.dep->complete) return false;
   constexpr size_t kPackLimit = 4096;
   if (r.packed.empty() && r.hdrDone == 0 && r.bytes + r.pad <= kPackLimit && depLimit(r) >= r.bytes) {
     r.packed.resize(kHdr + r.bytes + r.pad);
@@ -305,23 +309,32 @@ bool Executor::progress(Req& r) { return r.isSend ? progressSend(r) : progressRe
 
 // ------------------------------------------------------------------ run loop
 
-void Executor::checkHealth(const std::vector<int>& peers) {
-  // Control sockets first: an abort notice carries the root cause of a peer's failure, a probe the
-  // op a stalled peer is in (equal sequence number, different op: a mismatch that no data message
-  // would reveal because neither side sends first). EOF there means the peer's process is gone.
-  for (int peer : peers) {
+void Executor::checkHealth(const std::vector<int>& waitingOn) {
+  // Every peer's control socket: an abort notice carries the root cause of a peer's failure, a
+  // probe the op a stalled peer is in (equal sequence number, different op: a mismatch no data
+  // message reveals because neither side sends first), a goodbye a clean departure. EOF without a
+  // goodbye means the process died: that fails the communicator even when this op does not involve
+  // the dead rank (every pending op of every survivor must fail in bounded time).
+  const int P = comm_.size();
+  for (int peer = 0; peer < P; peer++) {
+    if (peer == comm_.rank()) continue;
     Pair& p = comm_.pair(peer);
     if (p.fds[kCtrl] < 0) continue;
+    bool waiting = std::find(waitingOn.begin(), waitingOn.end(), peer) != waitingOn.end();
     bool eof = readCtrl(peer);
     if (p.peerHeader && p.peerHeader->dead.load(std::memory_order_acquire)) {
       if (!eof) explainPeerFailure(peer);  // its notice may be a moment behind the flag
       throw Error(ErrorCode::kPeer, strprintf("rank %d aborted its communicator", peer), peer);
     }
-    // A TCP peer's data sockets report its departure themselves, after delivering everything it
-    // sent; its control socket closing early (it finished and exited) must not cut that short.
-    if (eof && p.shm) {
-      throw Error(ErrorCode::kPeer, strprintf("rank %d closed the connection (it exited or crashed)", peer), peer);
+    if (!eof) continue;
+    if (!p.shm && waiting) continue;  // its data socket reports the end after delivering everything sent
+    if (p.departed) {
+      if (!waiting) continue;
+      throw Error(ErrorCode::kPeer,
+                  strprintf("rank %d destroyed its communicator while this rank still expects data from it", peer),
+                  peer);
     }
+    throw Error(ErrorCode::kPeer, strprintf("rank %d closed the connection (it exited or crashed)", peer), peer);
   }
 }
 
@@ -344,6 +357,7 @@ bool Executor::readCtrl(int peer) {
   Pair& p = comm_.pair(peer);
   int fd = p.fds[kCtrl];
   if (p.noticeCode != 0) throw Error(static_cast<ErrorCode>(p.noticeCode), p.noticeText, peer);
+  if (p.ctrlEof) return true;
   {
     bool eof = false;
     char buf[4096];
@@ -372,7 +386,9 @@ bool Executor::readCtrl(int peer) {
       if (f.type == CtrlType::kProbe && f.fp.seq == fp_.seq && !sameOp(f.fp, fp_)) {
         throw Error(ErrorCode::kMismatch, mismatchMessage(peer, f.fp), peer);
       }
+      if (f.type == CtrlType::kBye) p.departed = true;
     }
+    if (eof) p.ctrlEof = true;
     return eof;
   }
 }

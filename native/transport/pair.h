@@ -36,6 +36,8 @@ struct Pair {
   int fds[kNumSockets] = {-1, -1, -1};
   std::string ctrlIn;  // partial control frames
   int noticeCode = 0;  // the peer's abort notice (an ErrorCode), once received
+  bool departed = false;  // the peer said goodbye (clean close)
+  bool ctrlEof = false;
   std::string noticeText;
   std::unique_ptr<Stream> send[kNumChannels];
   std::unique_ptr<Stream> recv[kNumChannels];
