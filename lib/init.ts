@@ -129,6 +129,13 @@ async function connectGroup(
 
 let generation = 0;
 
+/** Aborts every live communicator of this process and exits (the launcher died). */
+function onLauncherLost(): void {
+  process.exitCode = 1;
+  process.kill(process.pid, 'SIGTERM'); // the SIGTERM handler rejects pending ops, then exits
+  setTimeout(() => process.exit(1), 1000).unref();
+}
+
 /**
  * Joins the job described by the environment and returns a connected Communicator. With no
  * launcher variables set it returns a single-rank communicator, so scripts run unchanged.
@@ -169,6 +176,15 @@ async function initInner(options: InitOptions): Promise<Communicator> {
       host: je.store.host, port: je.store.port, secret: je.secret, timeoutMs: initTimeoutMs, connectTimeoutMs: initTimeoutMs,
     });
     store = client;
+    if (je.source === 'ringrun' && env.RINGTREE_ORPHAN_EXIT !== '0') {
+      // ringrun hosts the store for the whole job: losing it means the launcher is gone (killed),
+      // and like mpirun's ranks when orted dies, this rank must not live on as an orphan.
+      const lost = client;
+      lost.onLost = (why) => {
+        process.stderr.write(`ringtree: rank ${je.rank}: lost the launcher (ringrun's store: ${why}); aborting and exiting\n`);
+        onLauncherLost();
+      };
+    }
   }
   const storeHost = je.store?.host;
   const multiHost = !!storeHost && !isLoopback(storeHost);

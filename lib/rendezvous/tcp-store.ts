@@ -296,10 +296,20 @@ export class TcpStore implements Store {
     return new StoreError(`TcpStore ${what} on ${this.#addr}: timed out after ${describeTimeout(timeoutMs)} (${detail})`, { op: `store.${op}` });
   }
 
+  /**
+   * Called once if the connection is lost (not when close() is called): a launcher-hosted store
+   * going away means the launcher died, which ranks use to stop instead of living on as orphans.
+   */
+  onLost: ((why: string) => void) | null = null;
+
   /** Makes the failure sticky, rejects every pending call and drops the socket. */
   #fail(message: string, cause?: unknown, closedByCaller = false): void {
     if (this.#failure) return;
     this.#failure = new StoreError(message, { op: 'store', cause });
+    if (!closedByCaller && this.onLost) {
+      const cb = this.onLost;
+      queueMicrotask(() => cb(message));
+    }
     const pending = [...this.#pending.keys()].map((id) => this.#settle(id)!);
     for (const p of pending) {
       const text = closedByCaller ? `TcpStore ${p.what} on ${this.#addr}: store closed while the call was pending` : `TcpStore ${p.what} on ${this.#addr}: ${message}`;
