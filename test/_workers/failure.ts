@@ -8,6 +8,7 @@
 //   abort     rank 0's op is aborted through its AbortSignal; an already aborted signal; sticky
 //   sigterm   rank 1 has an op pending when the test sends it SIGTERM: it prints the rejection
 //   bystander ranks 0 and 2 have a recv pending from each other when the test kills rank 1
+//   resize    rank 0 shrinks a resizable ArrayBuffer while its allReduce is in flight
 //   barrier   the last rank enters a barrier late; records when each rank entered and left it
 //   exchange  both ranks issue send then recv of a large message (simultaneous exchange)
 import { init, type Communicator } from '../../lib/index.js';
@@ -134,6 +135,27 @@ switch (mode) {
     say(`READY ${rank}`);
     const first = await outcome(p);
     emit({ rank, first });
+    break;
+  }
+  case 'resize': {
+    // rank 0 issues an allReduce on a length-tracking view of a resizable ArrayBuffer and shrinks
+    // the buffer to 0 while the op waits for rank 1 (misuse: buffers are pinned while in flight);
+    // the runtime must reject (up front or when it notices), not crash the process
+    const n = 1 << 20;
+    if (rank === 0) {
+      type Resizable = ArrayBuffer & { resize(bytes: number): void };
+      const ResizableBuffer = ArrayBuffer as unknown as new (bytes: number, o: { maxByteLength: number }) => Resizable;
+      const ab = new ResizableBuffer(n * 4, { maxByteLength: n * 4 });
+      const a = new Float32Array(ab).fill(1);
+      const p = comm.allReduce(a, { timeoutMs: 10_000 });
+      ab.resize(0);
+      const first = await outcome(p);
+      emit({ rank, first });
+    } else {
+      await sleep(500);
+      const first = await outcome(comm.allReduce(new Float32Array(n).fill(2), { timeoutMs: 10_000 }));
+      emit({ rank, first });
+    }
     break;
   }
   case 'barrier': {
