@@ -9,6 +9,7 @@
 //   sigterm   rank 1 has an op pending when the test sends it SIGTERM: it prints the rejection
 //   bystander ranks 0 and 2 have a recv pending from each other when the test kills rank 1
 //   resize    rank 0 shrinks a resizable ArrayBuffer while its allReduce is in flight
+//   transfer  rank 0 transfers (detaches) its buffer away while its allReduce is in flight, then GCs
 //   barrier   the last rank enters a barrier late; records when each rank entered and left it
 //   exchange  both ranks issue send then recv of a large message (simultaneous exchange)
 import { init, type Communicator } from '../../lib/index.js';
@@ -155,6 +156,30 @@ switch (mode) {
       await sleep(500);
       const first = await outcome(comm.allReduce(new Float32Array(n).fill(2), { timeoutMs: 10_000 }));
       emit({ rank, first });
+    }
+    break;
+  }
+  case 'transfer': {
+    // rank 0 detaches its buffer (transfers it to a clone it drops) while its allReduce waits for
+    // rank 1, then collects garbage (run with --expose-gc); the runtime must not use freed memory
+    const n = 1 << 20;
+    if (rank === 0) {
+      const a = new Float32Array(n).fill(1);
+      const p = comm.allReduce(a, { timeoutMs: 10_000 });
+      structuredClone(a.buffer, { transfer: [a.buffer] });
+      const gc = (globalThis as { gc?: () => void }).gc;
+      for (let i = 0; i < 20; i++) {
+        gc?.();
+        const junk: Float32Array[] = [];
+        for (let k = 0; k < 50; k++) junk.push(new Float32Array(n).fill(k));
+      }
+      const first = await outcome(p);
+      emit({ rank, first });
+    } else {
+      await sleep(1500);
+      const b = new Float32Array(n).fill(2);
+      const first = await outcome(comm.allReduce(b, { timeoutMs: 10_000 }));
+      emit({ rank, first, b0: b[0] });
     }
     break;
   }

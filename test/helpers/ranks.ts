@@ -60,6 +60,8 @@ export interface RunRanksOptions {
   timeoutMs?: number;
   /** Arguments after the worker path. */
   args?: string[];
+  /** Node options before the worker path (e.g. --expose-gc). */
+  nodeArgs?: string[];
   /** RINGTREE_JOB_ID (default: unique per run); shm segments are /dev/shm/ringtree-<jobId>-*. */
   jobId?: string;
 }
@@ -165,7 +167,7 @@ export function startRanks<R = unknown>(n: number, workerFile: string, opts: Run
       ...(opts.transport === 'tcp' ? { RINGTREE_SHM_DISABLE: '1' } : {}),
       ...extra,
     };
-    const child = spawn(process.execPath, [workerFile, ...(opts.args ?? [])], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), workerFile, ...(opts.args ?? [])], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     live.add(child);
     procs.push(child);
     outs.push('');

@@ -218,6 +218,17 @@ test.failing('shm P=2: [runtime bug] shrinking a resizable ArrayBuffer during an
   t.false(first.ok);
 });
 
+// Same family: transferring (detaching) the buffer of an op in flight to a clone that is then
+// garbage collected frees the memory the progress thread writes into: the process dies with SIGSEGV
+// (use after free). Known runtime bug; remove .failing once fixed.
+test.failing('shm P=2: [runtime bug] detaching the buffer of an op in flight (then GC) does not crash the process', async (t) => {
+  t.timeout(60_000);
+  const run = await runRanks(2, worker, { transport: 'shm', env: { RT_MODE: 'transfer' }, nodeArgs: ['--expose-gc'], timeoutMs: 50_000 });
+  const r0 = run.ranks[0]!;
+  t.is(r0.signal, null, `rank 0 died of ${r0.signal}`);
+  t.is(r0.code, 0, describeRun(run));
+});
+
 // Barrier semantics: nobody leaves a barrier before every rank has entered it (a 0-byte message
 // chained on a receive must wait for that receive to complete).
 for (const transport of transports) {
