@@ -17,7 +17,7 @@ export class BufferPool {
   hits = 0;
   misses = 0;
 
-  constructor(private readonly maxFreeBytes = 1 << 30) {}
+  constructor(private readonly maxFreeBytes = 512 * 1024 * 1024) {}
 
   acquire(length: number): Float32Array {
     const list = this.free.get(length);
