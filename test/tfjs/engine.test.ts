@@ -19,6 +19,17 @@ test.serial('loadEngine: ringtree-cpu active, cpu untouched beside it', async (t
   const r = await loadEngine({ engine: 'ringtree-cpu', quiet: true });
   t.is(r.backend, 'ringtree-cpu');
   t.regex(r.details, /gemm .+, \d+ thread/);
+  // auto: tfjs-node(-gpu) when installed and working, else ringtree-cpu; the chosen backend is active
+  const a = await loadEngine({ engine: 'auto', quiet: true });
+  t.true(['tfjs-node-gpu', 'tfjs-node', 'ringtree-cpu'].includes(a.name));
+  t.is(a.tf.getBackend(), a.backend);
+  let nodeInstalled = true;
+  try { await import('@tensorflow/tfjs-node' as string); } catch { nodeInstalled = false; }
+  if (!nodeInstalled) {
+    t.is(a.name, 'ringtree-cpu');
+    await t.throwsAsync(loadEngine({ engine: 'tfjs-node', quiet: true }), { message: /not available/ });
+  }
+  a.tf.setBackend('ringtree-cpu');
 });
 
 test.serial('buffer pool: outputs recycled on dispose, never while visible', async (t) => {
