@@ -60,6 +60,11 @@ class Destination {
     });
   }
 
+  /** True while a source is paused waiting for this destination to drain (a slow reader). */
+  get backlogged(): boolean {
+    return this.#waiting;
+  }
+
   forget(source: Readable): void {
     this.#paused.delete(source);
   }
@@ -106,8 +111,14 @@ export class OutputRouter {
     }
   }
 
-  /** When a rank stream last delivered data (ms since the epoch), taken after it was written out. */
+  /**
+   * When a rank stream last delivered data (ms since the epoch), taken after it was written out.
+   * While a destination is backlogged (its reader is slow, sources are paused) the pipes are not
+   * idle, only waiting: that counts as activity now.
+   */
   get lastActivity(): number {
+    const all = [this.#terminal.stdout, this.#terminal.stderr, ...this.#files];
+    if (all.some((d) => d.backlogged)) this.#lastActivity = Date.now();
     return this.#lastActivity;
   }
 
