@@ -21,7 +21,7 @@ for (const c of cases) {
     break;
   }
 }
-const report: WorkerReport = { rank: comm.rank, size: comm.size, transports: comm.stats().transports, results, ms: Date.now() - t0 };
+const report: WorkerReport = { rank: comm.rank, jobId: process.env.RINGTREE_JOB_ID, size: comm.size, transports: comm.stats().transports, results, ms: Date.now() - t0 };
 if (fatal) report.fatal = fatal;
 emit(report);
 await comm.destroy();

@@ -9,6 +9,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -276,6 +277,69 @@ export async function runRanks<R = unknown>(n: number, workerFile: string, opts:
     if (attempt < 2 && lostPortRace(res)) continue;
     return res;
   }
+}
+
+/**
+ * Runs n ranks of a worker through the real launcher (ringrun, RINGTREE_* env, launcher-hosted
+ * store), each rank's output in its own file (--output-dir). Same result shape as runRanks().
+ */
+export async function runViaRingrun<R = unknown>(n: number, workerFile: string, opts: RunRanksOptions = {}): Promise<RunRanksResult<R>> {
+  const jobId = opts.jobId ?? uniqueJobId('r');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ringtree-ranks-'));
+  const started = Date.now();
+  const extra = typeof opts.env === 'function' ? opts.env(0) : opts.env ?? {};
+  const env: Record<string, string> = {
+    ...cleanEnv(),
+    RINGTREE_JOB_ID: jobId,
+    ...(opts.transport === 'tcp' ? { RINGTREE_SHM_DISABLE: '1' } : {}),
+    ...extra,
+  };
+  const ringrun = path.join(repoRoot, 'dist', 'lib', 'cli', 'ringrun.js');
+  const child = spawn(process.execPath, [ringrun, '-np', String(n), '--oversubscribe', '--output-dir', dir, process.execPath, ...(opts.nodeArgs ?? []), workerFile, ...(opts.args ?? [])], {
+    env, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  live.add(child);
+  let out = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+    out += d;
+  });
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+    out += d;
+  });
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    child.kill('SIGKILL');
+  }, opts.timeoutMs ?? 120_000);
+  const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.on('close', (c, s) => resolve({ code: c, signal: s }));
+  });
+  clearTimeout(timer);
+  live.delete(child);
+  const read = (f: string): string => {
+    try {
+      return fs.readFileSync(path.join(dir, f), 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  const ranks: Array<RankResult<R>> = [];
+  for (let r = 0; r < n; r++) {
+    const stdout = read(`rank.${r}.stdout`);
+    let result: R | undefined;
+    try {
+      result = parseResult<R>(stdout);
+    } catch {
+      result = undefined;
+    }
+    // ringrun reports the job's status; per-rank exit codes are not visible from here
+    ranks.push({ rank: r, code, signal, stdout, stderr: read(`rank.${r}.stderr`) + (r === 0 ? `\n[ringrun] ${out}` : ''), result });
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
+  // ringrun picks the job id itself (RINGTREE_JOB_ID is part of its contract): workers that report
+  // theirs make shmResidue() checks meaningful
+  const reported = (ranks[0]?.result as { jobId?: unknown } | undefined)?.jobId;
+  return { ranks, timedOut, ms: Date.now() - started, jobId: typeof reported === 'string' ? reported : jobId, port: 0 };
 }
 
 /** A readable summary of a run for assertion messages. */

@@ -46,6 +46,8 @@ export interface CaseResult {
 
 export interface WorkerReport {
   rank: number;
+  /** RINGTREE_JOB_ID as the rank saw it (ringrun chooses its own). */
+  jobId?: string;
   size: number;
   transports: string;
   results: CaseResult[];

@@ -10,7 +10,7 @@
 import test, { type ExecutionContext } from 'ava';
 
 import {
-  describeRun, runRanks, shmResidue, smallBufferEnv, workerPath, type RunRanksResult, type Transport,
+  describeRun, runRanks, runViaRingrun, shmResidue, smallBufferEnv, workerPath, type RunRanksResult, type Transport,
 } from '../helpers/ranks.js';
 import { identicalOnAllRanks, type Kind, type MatrixSpec, type WorkerReport } from './_cases.js';
 
@@ -122,6 +122,22 @@ export function defineCollectiveTests(transport: Transport): void {
       });
     }
   }
+
+  test.serial(`${transport} P=3 launched by ringrun (RINGTREE_* env, launcher-hosted store): allReduce, broadcast, allGather, reduceScatter, split`, async (t) => {
+    t.timeout(240_000);
+    const spec: MatrixSpec = {
+      kinds: ['allReduce', 'broadcast', 'allGather', 'reduceScatter', 'split'], counts: [1, 7], bigBytes: 12_000,
+      ops: ['sum', 'avg', 'max'], dtypes: ['float32', 'int8', 'bfloat16', 'int64'],
+    };
+    const run = await runViaRingrun<WorkerReport>(3, workerPath('collectives'), {
+      transport, env: { RT_SPEC: JSON.stringify(spec), RINGTREE_TIMEOUT_MS: '60000', ...smallBufferEnv }, timeoutMs: 200_000,
+    });
+    assertJob(t, run, 3, transport);
+    t.regex(run.jobId, /^[0-9a-f]{12}$/, 'the job id ringrun chose (reported by the ranks)');
+    let n = 0;
+    for (const kind of spec.kinds!) n += assertKind(t, run, kind);
+    t.log(`${n} cases in ${run.ms} ms`);
+  });
 
   test.serial(`${transport} P=2 default buffer sizes: 600 KB allReduce (every algorithm), broadcast, allGather, reduceScatter`, async (t) => {
     t.timeout(240_000);
