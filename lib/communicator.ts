@@ -324,6 +324,7 @@ export class Communicator implements CommunicatorLike, AsyncDisposable {
    */
   async split(color: number, key: number = this.rank, options: OpOptions = {}): Promise<Communicator | null> {
     const ctx = { op: 'split', rank: this.rank };
+    if (this.#destroyed || this.#destroying) throw new AbortedError('split: the communicator is destroyed', ctx);
     if (!Number.isInteger(color) || color > 0x7fffffff) throw new InvalidArgumentError(`split: color must be an integer, got ${color}`, ctx);
     if (!Number.isInteger(key) || Math.abs(key) > 0x7fffffff) throw new InvalidArgumentError(`split: key must be an integer, got ${key}`, ctx);
     const splitId = this.#splits++;

@@ -130,10 +130,8 @@ test('split after destroy() rejects with ERR_RINGTREE_ABORTED', async (t) => {
   await t.throwsAsync(c.split(0), { code: 'ERR_RINGTREE_ABORTED' });
 });
 
-// split() runs an allGather inside, and the rejection after destroy() says
-// "allGather: the communicator is destroyed" (lib/communicator.ts split(): no destroyed check of its
-// own, error.op is 'allGather'). Minor runtime bug reported; remove .failing once fixed.
-test.failing('[runtime bug] split after destroy() names split in the error', async (t) => {
+// split() runs an allGather inside; after destroy() the rejection must still name split.
+test('split after destroy() names split in the error', async (t) => {
   const c = await init({ env: {} });
   await c.destroy();
   const e = await t.throwsAsync(c.split(0));
