@@ -1,7 +1,8 @@
 // Rank worker of the failure tests (test/multiproc/failure.test.ts). RT_MODE selects the scenario;
 // every rank prints one result line (ranks that get killed print none).
 //   loop      every rank all-reduces in a loop until an op rejects (the test SIGKILLs one rank
-//             meanwhile); records when and how the op rejected, then whether later ops reject too
+//             meanwhile, or rank RT_EXIT_RANK calls process.exit(0) after 5 ops); records when
+//             and how the op rejected, then whether later ops reject too
 //   silent    rank 0 all-reduces with timeoutMs 1000 while rank 1 never joins
 //   mismatch  on fresh sub-communicators, rank 0 and the others issue different collectives
 //             (op, count, dtype, reduce op); records every rank's error
@@ -10,6 +11,7 @@
 //   bystander ranks 0 and 2 have a recv pending from each other when the test kills rank 1
 //   resize    rank 0 shrinks a resizable ArrayBuffer while its allReduce is in flight
 //   transfer  rank 0 transfers (detaches) its buffer away while its allReduce is in flight, then GCs
+//   p2pmismatch  a recv expecting another size than the matching send
 //   barrier   the last rank enters a barrier late; records when each rank entered and left it
 //   exchange  both ranks issue send then recv of a large message (simultaneous exchange)
 import { init, type Communicator } from '../../lib/index.js';
@@ -45,6 +47,11 @@ switch (mode) {
       }
       iterations++;
       if (iterations === 3) say(`LOOPING ${rank}`);
+      if (rank === Number(process.env.RT_EXIT_RANK ?? -1) && iterations === 5) {
+        // leave the job abruptly but cleanly (no destroy) while the others are in their next op
+        say(`EXITING ${Date.now()}`);
+        process.exit(0);
+      }
     }
     const later = await outcome(comm.barrier({ timeoutMs: 30_000 }));
     const later2 = await outcome(comm.allReduce(new Float64Array(3), { timeoutMs: 30_000 }));
@@ -181,6 +188,13 @@ switch (mode) {
       const first = await outcome(comm.allReduce(b, { timeoutMs: 10_000 }));
       emit({ rank, first, b0: b[0] });
     }
+    break;
+  }
+  case 'p2pmismatch': {
+    // rank 0 sends 13 floats with tag 5, rank 1 receives 14 with tag 5
+    const o = { tag: 5, timeoutMs: 8000 };
+    const first = await outcome(rank === 0 ? comm.send(new Float32Array(13), 1, o) : comm.recv(new Float32Array(14), 0, o));
+    emit({ rank, first });
     break;
   }
   case 'barrier': {

@@ -62,6 +62,28 @@ for (const transport of transports) {
     });
   }
 
+  test(`${transport} P=3: a rank calling process.exit(0) between ops (no destroy) -> the others' next op rejects ERR_RINGTREE_PEER promptly, sticky`, async (t) => {
+    t.timeout(120_000);
+    const run = await runRanks<{ iterations: number; first?: Outcome; later: Outcome }>(3, worker, {
+      transport, env: { RT_MODE: 'loop', RT_EXIT_RANK: '2' }, timeoutMs: 100_000,
+    });
+    const why = describeRun(run);
+    t.false(run.timedOut, why);
+    t.is(run.ranks[2]!.code, 0, why);
+    const exitedAt = Number(/EXITING (\d+)/.exec(run.ranks[2]!.stdout)?.[1]);
+    t.true(exitedAt > 0, why);
+    const delays: number[] = [];
+    for (const r of [0, 1]) {
+      const res = resultOf<{ first?: Outcome; later: Outcome }>(run, r);
+      t.is(res.first?.code, 'ERR_RINGTREE_PEER', `rank ${r}: ${res.first?.code} ${res.first?.message}`);
+      if (res.first?.at) delays.push(res.first.at - exitedAt);
+      t.is(res.later.code, 'ERR_RINGTREE_PEER', `rank ${r} later: ${res.later.message}`);
+    }
+    for (const d of delays) t.true(d < crashBoundMs, `noticed after ${d} ms`);
+    t.log(`exit-to-error: ${delays.map((d) => `${d} ms`).join(', ')}`);
+    t.deepEqual(shmResidue(run.jobId), []);
+  });
+
   test(`${transport}: a silent rank -> the others' op with timeoutMs 1000 rejects ERR_RINGTREE_TIMEOUT, later ops too`, async (t) => {
     t.timeout(60_000);
     const run = await runRanks(2, worker, { transport, env: { RT_MODE: 'silent' }, timeoutMs: 50_000 });
@@ -128,6 +150,18 @@ for (const transport of transports) {
     for (const v of Object.keys(variants)) {
       for (const [r, o] of outcomes(run, v).entries()) t.is(o.code, 'ERR_RINGTREE_MISMATCH', `${v}: rank ${r}: ${o.code} ${o.message}`);
     }
+  });
+
+  test(`${transport} P=2: a recv of another size than the matching send -> ERR_RINGTREE_MISMATCH naming both sizes`, async (t) => {
+    t.timeout(60_000);
+    const run = await runRanks(2, worker, { transport, env: { RT_MODE: 'p2pmismatch' }, timeoutMs: 50_000 });
+    t.false(run.timedOut, describeRun(run));
+    const r1 = resultOf<{ first: Outcome }>(run, 1).first;
+    t.is(r1.code, 'ERR_RINGTREE_MISMATCH', r1.message);
+    t.regex(r1.message ?? '', /56\b.*52\b|52\b.*56\b/, 'names both sizes (bytes)');
+    const r0 = resultOf<{ first: Outcome }>(run, 0).first;
+    t.true(r0.ok || r0.code === 'ERR_RINGTREE_MISMATCH' || r0.code === 'ERR_RINGTREE_PEER', `${r0.code} ${r0.message}`);
+    t.true(r1.ms < 7900 && r0.ms < 7900, 'no side waits for its timeout');
   });
 
   test(`${transport}: AbortSignal abort -> ERR_RINGTREE_ABORTED (sticky), the peer's later op rejects ERR_RINGTREE_PEER`, async (t) => {
