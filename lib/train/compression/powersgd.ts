@@ -195,14 +195,17 @@ export class PowerSgdCompression implements GradientCompressor {
           const Pm = first.subarray(o, o + n * r);
           orthogonalizeColumns(Pm, n, r);
           const M = mats[k]!;
-          // Q = M^T P  (m x r)
-          for (let j = 0; j < m; j++) {
+          // Q = M^T P  (m x r), accumulated row by row of M (sequential memory access) in float64
+          const acc = new Float64Array(m * r);
+          for (let i = 0; i < n; i++) {
+            const row = i * m;
             for (let c = 0; c < r; c++) {
-              let acc = 0;
-              for (let i = 0; i < n; i++) acc += M[i * m + j]! * Pm[i * r + c]!;
-              second[qo + j * r + c] = acc;
+              const pic = Pm[i * r + c]!;
+              if (pic === 0) continue;
+              for (let j = 0; j < m; j++) acc[j * r + c] = acc[j * r + c]! + M[row + j]! * pic;
             }
           }
+          for (let k = 0; k < m * r; k++) second[qo + k] = acc[k]!;
           o += n * r;
           qo += m * r;
         });
