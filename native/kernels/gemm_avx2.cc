@@ -14,12 +14,18 @@ void ukr_6x16(int kc, const float* a, long ars, long acs, const float* b, long b
               int m, int n) {
   const long o1 = (m > 1 ? 1 : 0) * ars, o2 = (m > 2 ? 2 : m - 1) * ars, o3 = (m > 3 ? 3 : m - 1) * ars;
   const long o4 = (m > 4 ? 4 : m - 1) * ars, o5 = (m > 5 ? 5 : m - 1) * ars;
+  // the C tile is read (accumulate) or written at the end: start fetching it now
+  for (int i = 0; i < m; ++i) {
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + 15), _MM_HINT_T0);
+  }
   __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
   __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
   __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
   __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
   __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
   __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+#pragma GCC unroll 4
   for (int k = 0; k < kc; ++k) {
     __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
     __m256 av;
