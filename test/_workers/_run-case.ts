@@ -184,6 +184,19 @@ export async function runCase(comm: Communicator, c: Case): Promise<CaseResult> 
         c.counts.forEach((n, k) => expectEqual(`message tag ${10 + k}`, c.dtype, bufs[k]!, fill(c.dtype, 'sum', partner, n, 100 * k)));
         break;
       }
+      case 'exchange': {
+        // both ranks of a pair issue send then recv together (Promise.all): point-to-point ops must
+        // not block each other even when the message exceeds the transport's buffering
+        const partner = rank ^ 1;
+        if (partner >= P) break;
+        const out = fill(c.dtype, 'sum', rank, c.count, 11);
+        const { view, whole } = guarded(c.dtype, c.count);
+        const o = { tag: 7, timeoutMs: 20_000, ...dt(c.dtype) };
+        await Promise.all([comm.send(N<NumericArray>(out), partner, o), comm.recv(N<NumericArray>(view), partner, o)]);
+        expectEqual('received', c.dtype, view, fill(c.dtype, 'sum', partner, c.count, 11));
+        expectGuards(c.dtype, whole);
+        break;
+      }
       case 'split': {
         const { color, key } = splitLayout(P, rank);
         const sub = await comm.split(color, key);
@@ -214,6 +227,19 @@ export async function runCase(comm: Communicator, c: Case): Promise<CaseResult> 
           const g = alloc('int32', sub.size * c.count);
           await sub.allGather(N<NumericArray>(fill('int32', 'max', rank, c.count)), N<NumericArray>(g));
           expectEqual('sub allGather', 'int32', g, concat('int32', members.map((m) => fill('int32', 'max', m, c.count))));
+          // nested split: the sub-communicator reversed again; then a collective on it
+          const nested = await sub.split(0, -sub.rank);
+          try {
+            if (!nested || nested.size !== sub.size || nested.rank !== sub.size - 1 - sub.rank) {
+              throw new CheckError(`nested split: rank ${nested?.rank}/${nested?.size}, expected ${sub.size - 1 - sub.rank}/${sub.size}`);
+            }
+            const nb = alloc('int32', c.count) as Int32Array;
+            if (nested.rank === 0) nb.set(fill('int32', 'sum', rank, c.count) as Int32Array);
+            await nested.broadcast(nb);
+            expectEqual('nested broadcast from its rank 0', 'int32', nb, fill('int32', 'sum', members[members.length - 1]!, c.count));
+          } finally {
+            await nested?.destroy();
+          }
           // the parent still works while the sub-communicator exists (every rank, opted out or not)
           await comm.barrier();
         } finally {

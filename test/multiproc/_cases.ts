@@ -14,6 +14,7 @@ export type Case =
   | { id: string; kind: 'barrier'; n: number }
   | { id: string; kind: 'sendRecv'; dtype: DType; count: number; tag: number }
   | { id: string; kind: 'tagsOutOfOrder'; dtype: DType; counts: number[] }
+  | { id: string; kind: 'exchange'; dtype: DType; count: number }
   | { id: string; kind: 'split'; dtype: DType; count: number };
 
 export type Kind = Case['kind'];
@@ -66,7 +67,7 @@ export function bigCount(dtype: DType, bytes: number): number {
 }
 
 export function buildCases(P: number, spec: MatrixSpec): Case[] {
-  const kinds = new Set<Kind>(spec.kinds ?? ['allReduce', 'broadcast', 'reduce', 'allGather', 'reduceScatter', 'barrier', 'sendRecv', 'tagsOutOfOrder', 'split']);
+  const kinds = new Set<Kind>(spec.kinds ?? ['allReduce', 'broadcast', 'reduce', 'allGather', 'reduceScatter', 'barrier', 'sendRecv', 'tagsOutOfOrder', 'exchange', 'split']);
   const dtypes = spec.dtypes ?? allDTypes;
   const ops = spec.ops ?? allOps;
   const algos = spec.algorithms ?? ['ring', 'tree', 'rhd', 'auto'];
@@ -126,9 +127,14 @@ export function buildCases(P: number, spec: MatrixSpec): Case[] {
     cases.push({ id: 'send/recv tags out of order, both directions (float64)', kind: 'tagsOutOfOrder', dtype: 'float64', counts: [3, 0, large, 1] });
     cases.push({ id: 'send/recv tags out of order, both directions (int8)', kind: 'tagsOutOfOrder', dtype: 'int8', counts: [large * 8, 7, 1] });
   }
+  if (P > 1 && kinds.has('exchange')) {
+    for (const dtype of ['float64', 'float16'] as const) for (const count of withBig(dtype)) {
+      cases.push({ id: `exchange: pairs (r, r^1) both issue send then recv at once, ${dtype} n=${count}`, kind: 'exchange', dtype, count });
+    }
+  }
   if (kinds.has('split')) {
     for (const count of [1, 7, ...(big ? [bigCount('int32', big)] : [])]) {
-      cases.push({ id: `split(rank % 2, -rank) then allReduce/broadcast/allGather on the sub-communicator n=${count}`, kind: 'split', dtype: 'int32', count });
+      cases.push({ id: `split(rank % 2, -rank) then allReduce/broadcast/allGather and a nested split on the sub-communicator n=${count}`, kind: 'split', dtype: 'int32', count });
     }
   }
   return cases;

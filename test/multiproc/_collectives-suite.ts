@@ -15,7 +15,7 @@ import {
 import { identicalOnAllRanks, type Kind, type MatrixSpec, type WorkerReport } from './_cases.js';
 
 const worlds = [1, 2, 3, 4, 5];
-const kinds: Kind[] = ['allReduce', 'broadcast', 'reduce', 'allGather', 'reduceScatter', 'barrier', 'sendRecv', 'tagsOutOfOrder', 'split'];
+const kinds: Kind[] = ['allReduce', 'broadcast', 'reduce', 'allGather', 'reduceScatter', 'barrier', 'sendRecv', 'tagsOutOfOrder', 'exchange', 'split'];
 
 /** The main matrix: small counts plus a ~12 KB count per dtype (3x the 4 KB shm ring). */
 export const mainSpec: MatrixSpec = { counts: [0, 1, 7], bigBytes: 12_000 };
@@ -88,6 +88,7 @@ const kindPrefix: Record<Kind, string> = {
   barrier: 'barrier',
   sendRecv: 'sendRecv ',
   tagsOutOfOrder: 'send/recv tags out of order',
+  exchange: 'exchange: ',
   split: 'split(',
 };
 
@@ -113,7 +114,7 @@ export function defineCollectiveTests(transport: Transport): void {
       t.log(`${n} cases per rank in ${run.ms} ms`);
     });
     for (const kind of kinds) {
-      if (P === 1 && (kind === 'sendRecv' || kind === 'tagsOutOfOrder')) continue;
+      if (P === 1 && (kind === 'sendRecv' || kind === 'tagsOutOfOrder' || kind === 'exchange')) continue;
       test.serial(`${transport} P=${P}: ${kind} cases exact and${identicalOnAllRanks.has(kind) ? ' bitwise identical on all ranks' : ' correct on every rank'}`, async (t) => {
         t.timeout(240_000);
         const run = await jobFor(P);
