@@ -449,20 +449,18 @@ export class Communicator implements CommunicatorLike, AsyncDisposable {
   }
 
   /**
-   * Validates (synchronously, via `prepare`), enqueues, and returns the Promise; errors carry the
-   * caller's stack. Nothing is awaited before the enqueue, so issue order is preserved.
+   * Validates (synchronously, via `prepare`), enqueues, and returns the Promise. Nothing is awaited
+   * before the enqueue, so issue order is preserved. Ops the native fast path settles at once come
+   * back as `true` (or an error object) and become an already-settled Promise. Errors of ops that
+   * settle later are created after an `await` in #settle, so V8's zero-cost async stack traces put
+   * the caller's frames in them (no per-op stack capture).
    */
   #run<R>(ctx: { op: string; rank: number; peer?: number }, prepare: () => { issue: Issue; result: R }): Promise<R> {
-    const stack = new Error();
-    let promise: Promise<R>;
     try {
       if (this.#destroyed || this.#destroying) throw new AbortedError(`${ctx.op}: the communicator is destroyed`, ctx);
       const { issue, result } = prepare();
-      for (const [what, view] of [['input', issue.input], ['output', issue.output]] as const) {
-        if (view && view.length === 0 && this.#addon.isDetached(view)) {
-          throw new InvalidArgumentError(`${ctx.op}: the ${what} buffer is detached (transferred); ops need a live buffer`, ctx);
-        }
-      }
+      if (issue.input?.length === 0 && this.#addon.isDetached(issue.input)) this.#detached('input', ctx);
+      if (issue.output?.length === 0 && this.#addon.isDetached(issue.output)) this.#detached('output', ctx);
       if (this.#applyFaults()) {
         // injected hang: this op (and everything after it) never starts and never settles, while
         // the process stays alive and responsive (so SIGUSR2 can still print the flight recorder)
@@ -474,33 +472,39 @@ export class Communicator implements CommunicatorLike, AsyncDisposable {
         this.abort(`${ctx.op} aborted by its signal before it started: ${String(o.signal.reason)}`);
       }
       const timeoutMs = Math.min(o.timeoutMs ?? this.#timeoutMs, 2 ** 52);
-      const seqHint = ++this.#issued;
-      const p = this.#native.submit(
+      const seq = ++this.#issued;
+      const r = this.#native.submit(
         OpCode[issue.op], DTypeCode[issue.dtype], ReduceOpCode[issue.redop], AlgorithmCode[issue.algorithm],
         issue.root, issue.peer, issue.tag, issue.count, issue.input, issue.output, Math.ceil(timeoutMs),
       );
-      let onAbort: (() => void) | undefined;
-      if (o.signal) {
-        const signal = o.signal;
-        onAbort = () => this.abort(`${ctx.op} aborted by its signal: ${String(signal.reason)}`);
-        signal.addEventListener('abort', onAbort, { once: true });
-      }
-      promise = p.then(
-        () => result,
-        (error: unknown) => {
-          throw toRingtreeError(error, stack, { ...ctx, seq: seqHint });
-        },
-      ).finally(() => {
-        if (onAbort) o.signal!.removeEventListener('abort', onAbort);
-        this.#pending.delete(promise);
-      });
-      this.#pending.add(promise);
-      // a rejected op that nobody awaits must not crash the process from the pending set
-      promise.catch(() => {});
+      if (r === true) return Promise.resolve(result);
+      if (r instanceof Error) return Promise.reject(toRingtreeError(r, undefined, { ...ctx, seq }));
+      return this.#settle(r, result, { ...ctx, seq }, o.signal);
     } catch (error) {
-      return Promise.reject(error instanceof RingtreeError ? toRingtreeError(error, stack, ctx) : error);
+      return Promise.reject(error instanceof RingtreeError ? toRingtreeError(error, undefined, ctx) : error);
     }
-    return promise;
+  }
+
+  #detached(what: string, ctx: { op: string; rank: number }): never {
+    throw new InvalidArgumentError(`${ctx.op}: the ${what} buffer is detached (transferred); ops need a live buffer`, ctx);
+  }
+
+  async #settle<R>(p: Promise<unknown>, result: R, ctx: { op: string; rank: number; peer?: number; seq: number }, signal?: AbortSignal): Promise<R> {
+    let onAbort: (() => void) | undefined;
+    if (signal) {
+      onAbort = () => this.abort(`${ctx.op} aborted by its signal: ${String(signal.reason)}`);
+      signal.addEventListener('abort', onAbort, { once: true });
+    }
+    this.#pending.add(p);
+    try {
+      await p;
+      return result;
+    } catch (error) {
+      throw toRingtreeError(error, undefined, ctx);
+    } finally {
+      this.#pending.delete(p);
+      if (onAbort) signal!.removeEventListener('abort', onAbort);
+    }
   }
 
   /** Applies injected faults due at this op; true when this rank must hang from now on. */

@@ -97,6 +97,7 @@ export function toRingtreeError(error: unknown, stack: Error | undefined, contex
       if (out[key] === undefined && context[key] !== undefined) (out as unknown as Record<string, unknown>)[key] = context[key];
     }
   } else {
+    // created here, after the caller's await: V8's async stack trace puts the caller's frames in it
     const e = error as { code?: string; message?: string; seq?: number; peer?: number; rank?: number; op?: string } | undefined;
     const code = typeof e?.code === 'string' && e.code.startsWith('ERR_RINGTREE_') ? e.code : 'ERR_RINGTREE_INTERNAL';
     out = makeError(code, e?.message ?? String(error), {

@@ -48,7 +48,7 @@ export interface NativeCommunicatorHandle {
   submit(
     op: number, dtype: number, redop: number, algo: number, root: number, peer: number, tag: number, count: number,
     input: ArrayBufferView | null, output: ArrayBufferView | null, timeoutMs: number,
-  ): Promise<{ algorithm: string; us: number }>;
+  ): Promise<void> | true | Error;
   abort(code: string, message: string): void;
   dropConnections(): void;
   close(): void;

@@ -21,19 +21,28 @@ bool throwInvalid(Napi::Env env, const std::string& message) {
   return false;
 }
 
-// TypedArray -> (pointer, byteLength); null/undefined -> (nullptr, 0)
+// TypedArray -> (pointer, byteLength); null/undefined -> (nullptr, 0). One napi call on the hot
+// path; the detached check only when the view is empty (a detached view reports length 0).
 bool viewOf(Napi::Env env, Napi::Value v, void** ptr, size_t* bytes, const char* what) {
   *ptr = nullptr;
   *bytes = 0;
   if (v.IsNull() || v.IsUndefined()) return true;
-  if (!v.IsTypedArray()) return throwInvalid(env, std::string(what) + " must be a TypedArray");
-  Napi::TypedArray ta = v.As<Napi::TypedArray>();
-  Napi::ArrayBuffer ab = ta.ArrayBuffer();
-  bool detached = false;
-  napi_is_detached_arraybuffer(env, ab, &detached);
-  if (detached) return throwInvalid(env, std::string(what) + " is detached");
-  *ptr = static_cast<char*>(ab.Data()) + ta.ByteOffset();
-  *bytes = ta.ByteLength();
+  napi_typedarray_type type;
+  size_t length = 0, offset = 0;
+  void* data = nullptr;
+  napi_value ab;
+  if (napi_get_typedarray_info(env, v, &type, &length, &data, &ab, &offset) != napi_ok) {
+    if (env.IsExceptionPending()) env.GetAndClearPendingException();
+    return throwInvalid(env, std::string(what) + " must be a TypedArray");
+  }
+  if (length == 0) {
+    bool detached = false;
+    napi_is_detached_arraybuffer(env, ab, &detached);
+    if (detached) return throwInvalid(env, std::string(what) + " is detached");
+  }
+  static const size_t elementSize[] = {1, 1, 1, 2, 2, 4, 4, 4, 8, 8, 8, 2};  // napi_typedarray_type order
+  *ptr = data;
+  *bytes = length * (static_cast<size_t>(type) < sizeof(elementSize) / sizeof(elementSize[0]) ? elementSize[type] : 1);
   return true;
 }
 
@@ -125,15 +134,6 @@ Napi::Value CommunicatorBinding::JS_port(const Napi::CallbackInfo& info) {
 Napi::Value CommunicatorBinding::track(Napi::Env env, std::shared_ptr<Work> work, Napi::Object in, Napi::Object out,
                                        bool tryInline) {
   uint64_t id = nextId_++;
-  Pending p{Napi::Promise::Deferred::New(env), {}, {}, work};
-  if (!in.IsEmpty()) p.in = Napi::Persistent(in);
-  if (!out.IsEmpty()) p.out = Napi::Persistent(out);
-  Napi::Promise promise = p.deferred.Promise();
-  pending_.emplace(id, std::move(p));
-  if (!refd_) {
-    tsfn_.Ref(env);
-    refd_ = true;
-  }
   work->onDone = [this, id](Work&) {
     {
       std::lock_guard<std::mutex> lock(doneMu_);
@@ -143,31 +143,36 @@ Napi::Value CommunicatorBinding::track(Napi::Env env, std::shared_ptr<Work> work
     tsfn_.NonBlockingCall([this](Napi::Env env, Napi::Function) { onCompletions(env); });
   };
   if (tryInline) {
+    // Fast path: settled in this thread means no Promise, no pinning, no thread hop. Returns true
+    // (success) or the error object; the TS layer turns that into a settled Promise.
     if (comm_->submitInline(work)) {
-      // settled in this thread: resolve now, no thread hop (the Promise is already settled)
-      auto it = pending_.find(id);
-      Pending p = std::move(it->second);
-      pending_.erase(it);
-      settle(env, p);
-      if (pending_.empty() && refd_) {
-        tsfn_.Unref(env);
-        refd_ = false;
-      }
+      if (work->ok) return Napi::Boolean::New(env, true);
+      Napi::Error e = makeError(env, work->code, work->message);
+      if (work->errPeer >= 0) e.Set("peer", Napi::Number::New(env, work->errPeer));
+      e.Set("seq", Napi::Number::New(env, static_cast<double>(work->seq)));
+      return e.Value();
     }
-    return promise;
+    // handed to the progress thread: its completion is delivered through the TSFN, which cannot run
+    // before this call returns, so registering it below is in time
+  } else {
+    comm_->enqueue(work);
   }
-  comm_->enqueue(std::move(work));
+  Pending p{Napi::Promise::Deferred::New(env), {}, {}, work};
+  if (!in.IsEmpty()) p.in = Napi::Persistent(in);
+  if (!out.IsEmpty()) p.out = Napi::Persistent(out);
+  Napi::Promise promise = p.deferred.Promise();
+  pending_.emplace(id, std::move(p));
+  if (!refd_) {
+    tsfn_.Ref(env);
+    refd_ = true;
+  }
   return promise;
 }
 
 void CommunicatorBinding::settle(Napi::Env env, Pending& p) {
   Work& w = *p.work;
   if (w.ok) {
-    Napi::Object r = Napi::Object::New(env);
-    r.Set("algorithm", Napi::String::New(env, algoName(w.algoUsed)));
-    r.Set("us", Napi::Number::New(env, w.endUs - w.startUs));
-    r.Set("inline", Napi::Boolean::New(env, w.inlined));
-    p.deferred.Resolve(r);
+    p.deferred.Resolve(env.Undefined());
   } else {
     Napi::Error e = makeError(env, w.code, w.message);
     if (w.errPeer >= 0) e.Set("peer", Napi::Number::New(env, w.errPeer));
@@ -233,12 +238,22 @@ Napi::Value CommunicatorBinding::JS_submit(const Napi::CallbackInfo& info) {
     throwInvalid(env, "submit: expected 11 arguments");
     return env.Undefined();
   }
+  for (size_t i = 0; i < 8; i++) {
+    if (!info[i].IsNumber()) {
+      throwInvalid(env, "submit: numeric arguments expected");
+      return env.Undefined();
+    }
+  }
+  if (!info[10].IsNumber()) {
+    throwInvalid(env, "submit: numeric timeout expected");
+    return env.Undefined();
+  }
   auto work = std::make_shared<Work>();
   OpDesc& d = work->desc;
-  int op = info[0].ToNumber().Int32Value();
-  int dtype = info[1].ToNumber().Int32Value();
-  int redop = info[2].ToNumber().Int32Value();
-  int algo = info[3].ToNumber().Int32Value();
+  int op = info[0].As<Napi::Number>().Int32Value();
+  int dtype = info[1].As<Napi::Number>().Int32Value();
+  int redop = info[2].As<Napi::Number>().Int32Value();
+  int algo = info[3].As<Napi::Number>().Int32Value();
   if (op < 0 || op > 7 || dtype < 0 || dtype >= kNumDataTypes || redop < 0 || redop >= kNumReduceOps || algo < 0 ||
       algo > 3) {
     throwInvalid(env, "submit: bad op/dtype/reduce op/algorithm code");
@@ -248,16 +263,16 @@ Napi::Value CommunicatorBinding::JS_submit(const Napi::CallbackInfo& info) {
   d.dtype = static_cast<DataType>(dtype);
   d.redop = static_cast<ReduceOp>(redop);
   d.algo = static_cast<Algo>(algo);
-  d.root = info[4].ToNumber().Int32Value();
-  d.peer = info[5].ToNumber().Int32Value();
-  d.tag = info[6].ToNumber().Uint32Value();
-  d.count = static_cast<uint64_t>(info[7].ToNumber().Int64Value());
+  d.root = info[4].As<Napi::Number>().Int32Value();
+  d.peer = info[5].As<Napi::Number>().Int32Value();
+  d.tag = info[6].As<Napi::Number>().Uint32Value();
+  d.count = static_cast<uint64_t>(info[7].As<Napi::Number>().Int64Value());
   void *in = nullptr, *out = nullptr;
   size_t inBytes = 0, outBytes = 0;
   if (!viewOf(env, info[8], &in, &inBytes, "input buffer") || !viewOf(env, info[9], &out, &outBytes, "output buffer")) {
     return env.Undefined();
   }
-  d.timeoutMs = info[10].ToNumber().Int64Value();
+  d.timeoutMs = info[10].As<Napi::Number>().Int64Value();
   // last line of defence: TS validated already
   const size_t es = dtypeSize(d.dtype);
   const int P = comm_->size();

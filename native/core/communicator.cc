@@ -250,14 +250,17 @@ bool Communicator::submitInline(std::shared_ptr<Work> w) {
     w->endUs = nowUs();
     w->inlined = true;
   }
+  bool wake;
   {
     std::lock_guard<std::mutex> lock(mu_);
     current_.reset();
     inlineBusy_ = false;
     if (settled) recordCompletion(*w);
     else queue_.push_front(w);  // the progress thread resumes it where the spin stopped
+    wake = !queue_.empty() || stopping_;
   }
-  cv_.notify_one();
+  // waking the progress thread costs a futex syscall and a context switch: only when it has work
+  if (wake) cv_.notify_one();
   return settled;
 }
 
