@@ -132,6 +132,18 @@ void gemm_own(const MicroKernelInfo& uk, int M, int N, int K, MatView A, MatView
       if (!direct_b) pack_b(kc, nc, B.p + pc * B.rs + jc * B.cs, B.rs, B.cs, nr, bp);
       for (int ic = 0; ic < M; ic += MC) {
         int mc = std::min(MC, M - ic);
+        if (direct_a && !direct_b) {
+          // A read in place, B packed: keep each A micro-panel in L1 across the (few) column panels.
+          for (int ir = 0; ir < mc; ir += mr) {
+            int m = std::min(mr, mc - ir);
+            const float* apanel = A.p + (ic + ir) * A.rs + pc * A.cs;
+            for (int jr = 0; jr < nc; jr += nr) {
+              uk.fn(kc, apanel, A.rs, A.cs, bp + static_cast<size_t>(jr / nr) * nr * kc, nr,
+                    C + (ic + ir) * ldc + jc + jr, ldc, acc, m, std::min(nr, nc - jr));
+            }
+          }
+          continue;
+        }
         if (!direct_a) pack_a(mc, kc, A.p + ic * A.rs + pc * A.cs, A.rs, A.cs, mr, ap);
         for (int jr = 0; jr < nc; jr += nr) {
           int n = std::min(nr, nc - jr);
