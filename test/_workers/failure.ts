@@ -8,7 +8,8 @@
 //             (op, count, dtype, reduce op); records every rank's error
 //   abort     rank 0's op is aborted through its AbortSignal; an already aborted signal; sticky
 //   sigterm   rank 1 has an op pending when the test sends it SIGTERM: it prints the rejection
-//   bystander ranks 0 and 2 have a recv pending from each other when the test kills rank 1
+//   bystander rank 0 has a recv from rank 2 pending when the test kills rank 1
+//   staleprobe  a barrier where rank 1 waits long (stall probes), then a p2p op between 0 and 2
 //   resize    rank 0 shrinks a resizable ArrayBuffer while its allReduce is in flight
 //   transfer  rank 0 transfers (detaches) its buffer away while its allReduce is in flight, then GCs
 //   p2pmismatch  a recv expecting another size than the matching send
@@ -131,17 +132,38 @@ switch (mode) {
     break;
   }
   case 'bystander': {
-    // ranks 0 and 2 wait for a message from each other (pending, not involving rank 1); the test
-    // SIGKILLs rank 1: their pending ops should fail (sticky failure), not wait for the timeout
-    await comm.barrier();
+    // rank 0 waits for a message from rank 2 (pending, not involving rank 1) while rank 2 is busy
+    // elsewhere (a legitimate wait, no deadlock); the test SIGKILLs rank 1: rank 0's pending op must
+    // fail (sticky failure), not wait for its timeout. No collective first: its stall probes would
+    // mix into this scenario (see 'staleprobe').
     if (rank === 1) {
       say('READY 1');
       await sleep(60_000);
       break;
     }
-    const p = comm.recv(new Float32Array(4), rank === 0 ? 2 : 0, { timeoutMs: 8000 });
-    say(`READY ${rank}`);
-    const first = await outcome(p);
+    if (rank === 0) {
+      const p = comm.recv(new Float32Array(4), 2, { timeoutMs: 8000 });
+      say('READY 0');
+      const first = await outcome(p);
+      emit({ rank, first });
+    } else {
+      say('READY 2');
+      await sleep(7000); // "computing": stays alive until rank 0 has given up on rank 1 (or timed out)
+      emit({ rank });
+    }
+    break;
+  }
+  case 'staleprobe': {
+    // A correct program: rank 1 waits in a barrier > 200 ms for ranks 0 and 2 (so it sends stall
+    // probes), then rank 0 receives from rank 2, which sends after 1 s.
+    if (rank !== 1) await sleep(1000);
+    await comm.barrier({ timeoutMs: 20_000 });
+    let first;
+    if (rank === 0) first = await outcome(comm.recv(new Float32Array(4), 2, { timeoutMs: 20_000 }));
+    else if (rank === 2) {
+      await sleep(1000);
+      first = await outcome(comm.send(new Float32Array(4), 0, { timeoutMs: 20_000 }));
+    } else first = { ok: true, ms: 0 };
     emit({ rank, first });
     break;
   }

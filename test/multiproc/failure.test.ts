@@ -221,7 +221,7 @@ for (const transport of transports) {
 // about a second" — also ops that do not involve the dead rank (ranks 0 and 2 have recvs pending
 // from each other when rank 1 is SIGKILLed): every rank watches every peer's control connection.
 for (const transport of transports) {
-  test(`${transport} P=3: SIGKILL of rank 1 fails the ops pending between ranks 0 and 2 promptly`, async (t) => {
+  test(`${transport} P=3: SIGKILL of rank 1 fails the recv rank 0 has pending from rank 2 (a bystander) promptly`, async (t) => {
     t.timeout(60_000);
     const port = await freePort();
     const job = startRanks<{ first: Outcome }>(3, worker, { port, transport, env: { RT_MODE: 'bystander' }, timeoutMs: 50_000 });
@@ -229,12 +229,29 @@ for (const transport of transports) {
     const killedAt = Date.now();
     job.kill(1, 'SIGKILL');
     const run = await job.done;
-    for (const r of [0, 2]) {
-      const o = resultOf<{ first: Outcome }>(run, r).first;
-      t.is(o.code, 'ERR_RINGTREE_PEER', `rank ${r}: ${o.code} ${o.message}`);
-      t.true((o.at ?? Infinity) - killedAt < 5000, `rank ${r} failed ${(o.at ?? NaN) - killedAt} ms after the kill`);
-    }
+    const o = resultOf<{ first: Outcome }>(run, 0).first;
+    t.is(o.code, 'ERR_RINGTREE_PEER', `rank 0: ${o.code} ${o.message}`);
+    t.regex(o.message ?? '', /rank 1\b/, 'blames rank 1');
+    t.true((o.at ?? Infinity) - killedAt < 5000, `rank 0 failed ${(o.at ?? NaN) - killedAt} ms after the kill`);
     t.deepEqual(shmResidue(run.jobId), []);
+  });
+}
+
+// A correct program fails with a false ERR_RINGTREE_MISMATCH: rank 1 waits in a barrier > 200 ms
+// (RINGTREE_PROBE_AFTER_MS) and sends stall probes "barrier() op #1" on the control sockets; rank 0
+// leaves the barrier without reading them, and its next op, recv #1 (point-to-point numbering), is
+// compared with the stale probe in Executor::readCtrl (native/core/executor.cc: `f.fp.seq ==
+// fp_.seq && !sameOp`): "rank 0 issued recv(float32 x 4) as op #1, but rank 1 issued barrier() as
+// op #1". Probes of finished ops, and collective vs point-to-point sequence numbers, must not be
+// compared. Known runtime bug; remove .failing once fixed.
+for (const transport of transports) {
+  test.failing(`${transport} P=3: [runtime bug] a stale stall probe from a finished barrier does not fail a later recv with MISMATCH`, async (t) => {
+    t.timeout(60_000);
+    const run = await runRanks(3, worker, { transport, env: { RT_MODE: 'staleprobe' }, timeoutMs: 50_000 });
+    for (const r of [0, 1, 2]) {
+      const o = resultOf<{ first: Outcome }>(run, r).first;
+      t.true(o.ok, `rank ${r}: ${o.code} ${o.message}`);
+    }
   });
 }
 
