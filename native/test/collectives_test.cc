@@ -78,6 +78,30 @@ Result submit(Rank& r, const OpDesc& d) {
   return Result{w->ok, w->code, w->message};
 }
 
+// Enqueues without waiting (ops issued back to back, like Promise.all); wait() on the result.
+struct Pending {
+  std::shared_ptr<Work> work;
+  std::shared_ptr<std::promise<void>> done;
+  std::future<void> fut;
+  Result wait() {
+    fut.wait();
+    return Result{work->ok, work->code, work->message};
+  }
+};
+
+Pending submitAsync(Rank& r, const OpDesc& d) {
+  Pending p;
+  p.work = std::make_shared<Work>();
+  p.work->desc = d;
+  p.work->seq = (d.op == OpType::kSend || d.op == OpType::kRecv) ? ++r.p2pSeq : ++r.collSeq;
+  p.done = std::make_shared<std::promise<void>>();
+  p.fut = p.done->get_future();
+  auto done = p.done;
+  p.work->onDone = [done](Work&) { done->set_value(); };
+  r.comm->enqueue(p.work);
+  return p;
+}
+
 OpDesc desc(OpType op, DataType dt, uint64_t count, const void* in, void* out) {
   OpDesc d;
   d.op = op;
@@ -331,6 +355,51 @@ void p2pSuite(bool tcp) {
   });
 }
 
+void exchangeSuite(bool tcp) {
+  // both ranks issue send then recv back to back (a simultaneous exchange), then a mixed batch of
+  // collectives in flight; messages larger than the rings/staging with the small-buffer env
+  withRanks(2, tcp, [](Rank& r) {
+    const int peer = 1 - r.rank;
+    for (size_t n : {size_t{3}, size_t{50001}, size_t{1 << 20}}) {
+      std::vector<double> out(n), in(n, -1);
+      for (size_t i = 0; i < n; i++) out[i] = static_cast<double>(r.rank * 1000003 + i);
+      OpDesc s = desc(OpType::kSend, DataType::kFloat64, n, out.data(), nullptr);
+      s.peer = peer;
+      s.tag = 9;
+      OpDesc v = desc(OpType::kRecv, DataType::kFloat64, n, nullptr, in.data());
+      v.peer = peer;
+      v.tag = 9;
+      Pending ps = submitAsync(r, s);
+      Pending pv = submitAsync(r, v);
+      Result a = ps.wait(), b = pv.wait();
+      CHECK_MSG(a.ok, "exchange send n=" + std::to_string(n) + ": " + a.message);
+      CHECK_MSG(b.ok, "exchange recv n=" + std::to_string(n) + ": " + b.message);
+      bool good = true;
+      for (size_t i = 0; i < n; i++) good = good && in[i] == static_cast<double>(peer * 1000003 + i);
+      CHECK_MSG(good, "exchange n=" + std::to_string(n) + ": wrong data");
+    }
+    // 16 collectives in flight
+    std::vector<std::vector<float>> bufs;
+    for (int k = 0; k < 16; k++) bufs.emplace_back(static_cast<size_t>(k * 997 + 1), static_cast<float>(r.rank + k));
+    std::vector<Pending> ps;
+    for (int k = 0; k < 16; k++) {
+      OpDesc d = desc(k % 4 == 3 ? OpType::kBroadcast : OpType::kAllReduce, DataType::kFloat32, bufs[k].size(), bufs[k].data(), bufs[k].data());
+      d.algo = k % 3 == 0 ? Algo::kRing : k % 3 == 1 ? Algo::kTree : Algo::kRhd;
+      if (d.op == OpType::kBroadcast) d.algo = Algo::kTree;
+      d.root = k % 2;
+      ps.push_back(submitAsync(r, d));
+    }
+    for (int k = 0; k < 16; k++) {
+      Result res = ps[k].wait();
+      CHECK_MSG(res.ok, "in flight #" + std::to_string(k) + ": " + res.message);
+      float want = k % 4 == 3 ? static_cast<float>(k % 2 + k) : static_cast<float>(2 * k + 1);
+      bool good = true;
+      for (float x : bufs[k]) good = good && x == want;
+      CHECK_MSG(good, "in flight #" + std::to_string(k) + ": wrong data");
+    }
+  });
+}
+
 void abortSuite(bool tcp) {
   // rank 0's allReduce waits for rank 1, which joins only after another thread aborted rank 0
   withRanks(2, tcp, [](Rank& r) {
@@ -404,6 +473,8 @@ TEST_CASE("allGather, reduceScatter, reduce every root, barrier, P=2..4, shm") {
 TEST_CASE("allGather, reduceScatter, reduce every root, barrier, P=2..4, tcp") { gatherScatterSuite(true); }
 TEST_CASE("send/recv with tags received out of order, shm") { p2pSuite(false); }
 TEST_CASE("send/recv with tags received out of order, tcp") { p2pSuite(true); }
+TEST_CASE("simultaneous send+recv exchange (up to 8 MB) and 16 collectives in flight, shm") { exchangeSuite(false); }
+TEST_CASE("simultaneous send+recv exchange (up to 8 MB) and 16 collectives in flight, tcp") { exchangeSuite(true); }
 TEST_CASE("abort from another thread fails the op in flight (sticky), the peer gets kPeer, shm") { abortSuite(false); }
 TEST_CASE("abort from another thread fails the op in flight (sticky), the peer gets kPeer, tcp") { abortSuite(true); }
 TEST_CASE("mismatched counts fail with kMismatch naming both sides, shm") { mismatchSuite(false); }
