@@ -17,7 +17,7 @@ import { type CheckpointHeader, loadCheckpointCollective, writeCheckpoint } from
 import { type CompressionSpec, createCompressor, formatCompression, TrafficCounter } from './compression/index.js';
 import { type Batch, type Dataset, Prefetcher, shardRange } from './data/index.js';
 import type { TF } from './engine.js';
-import { applyBnUpdates, type BnUpdate, type Model } from './models/index.js';
+import { applyBnUpdates, type BnUpdate, type Model, type ParamTap } from './models/index.js';
 import { MomentumSGD } from './optimizer.js';
 import { epochPermutation } from './rng.js';
 import { type DecayKind, LrSchedule } from './schedule.js';
@@ -135,6 +135,8 @@ export class Trainer {
   readonly history: EpochMetrics[] = [];
   readonly stepLosses: Array<{ step: number; loss: number }> = [];
   #setupDone = false;
+  /** Bucket index of every parameter (forward index). */
+  readonly #bucketOfIndex: Int32Array;
   #resumedFrom = 0;
 
   constructor(o: TrainerOptions) {
@@ -149,6 +151,8 @@ export class Trainer {
     this.stepsPerEpoch = Math.floor(o.train.size / (P * o.batchSize));
     if (this.stepsPerEpoch < 1) throw new RangeError(`${o.train.name} has ${o.train.size} samples, fewer than one global batch (${P} x ${o.batchSize})`);
     this.layout = new FlatLayout(o.model.params.map((p) => ({ name: p.name, shape: p.shape })), o.bucketCapBytes ?? DEFAULT_BUCKET_CAP_BYTES);
+    this.#bucketOfIndex = new Int32Array(o.model.params.length);
+    for (const b of this.layout.buckets) for (const slot of b.slots) this.#bucketOfIndex[slot.index] = b.index;
     this.params = new Float32Array(this.layout.totalSize);
     this.grad = new Float32Array(this.layout.totalSize);
     this.optimizer = new MomentumSGD(this.layout.totalSize, { momentum: o.momentum, weightDecay: o.weightDecay, nesterov: o.nesterov ?? false });
@@ -274,9 +278,9 @@ export class Trainer {
     }, arrays);
   }
 
-  #lossAndLogits(x: tfc.Tensor4D, labels: tfc.Tensor1D, training: boolean, bn: BnUpdate[] | undefined, keep: { logits?: tfc.Tensor2D }): tfc.Scalar {
+  #lossAndLogits(x: tfc.Tensor4D, labels: tfc.Tensor1D, training: boolean, bn: BnUpdate[] | undefined, keep: { logits?: tfc.Tensor2D }, tap?: ParamTap): tfc.Scalar {
     const tf = this.tf;
-    const logits = this.model.forward(x, training, bn);
+    const logits = this.model.forward(x, training, bn, tap);
     keep.logits = tf.keep(logits);
     const onehot = tf.cast(tf.oneHot(labels, this.model.numClasses), 'float32');
     return tf.neg(tf.mean(tf.sum(tf.mul(onehot, tf.logSoftmax(logits)), 1))) as tfc.Scalar;
@@ -292,6 +296,45 @@ export class Trainer {
     return typeof s === 'function' ? s.call(this.comm).bytesSent : undefined;
   }
 
+  /**
+   * Gradient taps: an identity on every parameter read whose custom gradient copies the parameter's
+   * gradient into the flat layout the moment backward produces it. When the last tensor of a bucket
+   * arrives, the bucket is handed to the strategy right there, so its all-reduce runs on the
+   * communicator's thread while backward continues with the earlier layers.
+   */
+  #makeTap(info: StepInfo, pending: Int32Array, remaining: Int32Array, started: Uint8Array): ParamTap {
+    const tf = this.tf;
+    const reads = new Int32Array(pending.length);
+    const onGrad = (index: number, dy: tfc.Tensor) => {
+      const slot = this.layout.byIndex[index]!;
+      const data = dy.dataSync() as Float32Array;
+      if (pending[index] === reads[index]) {
+        this.grad.set(data, slot.offset);
+      } else {
+        // Parameter read more than once: sum the per-read gradients.
+        for (let i = 0; i < slot.size; i++) this.grad[slot.offset + i] = this.grad[slot.offset + i]! + data[i]!;
+      }
+      if (--pending[index]! > 0) return;
+      const b = this.#bucketOfIndex[index]!;
+      if (--remaining[b]! === 0 && !started[b]) {
+        started[b] = 1;
+        this.strategy.onBucketReady(this.state, this.layout.buckets[b]!, info);
+      }
+    };
+    return (variable, index) => {
+      reads[index]!++;
+      pending[index]!++;
+      const op = tf.customGrad((...args: Array<tfc.Tensor | tfc.GradSaveFunc>) => ({
+        value: tf.clone(args[0] as tfc.Tensor),
+        gradFunc: (dy: tfc.Tensor) => {
+          onGrad(index, dy);
+          return dy;
+        },
+      }));
+      return op(variable);
+    };
+  }
+
   /** One optimization step on `batch`; returns this rank's loss and number of correct predictions. */
   async step(batch: Batch, epoch: number): Promise<{ loss: number; correct: number }> {
     const tf = this.tf;
@@ -299,17 +342,25 @@ export class Trainer {
     const { x, y } = this.#tensors(batch);
     const bn: BnUpdate[] = [];
     const keep: { logits?: tfc.Tensor2D } = {};
+    const nParams = this.model.params.length;
+    const pending = new Int32Array(nParams); // gradient contributions still expected per parameter
+    const remaining = Int32Array.from(this.layout.buckets, (b) => b.slots.length);
+    const started = new Uint8Array(this.layout.buckets.length);
+    const tap = this.#makeTap(info, pending, remaining, started);
     const vars = this.model.params.map((p) => p.variable);
-    const { value, grads } = tf.variableGrads(() => this.#lossAndLogits(x, y, true, bn, keep), vars);
+    const { value, grads } = tf.variableGrads(() => this.#lossAndLogits(x, y, true, bn, keep, tap), vars);
     const loss = value.dataSync()[0]!;
     const correct = tf.tidy(() => tf.sum(tf.cast(tf.equal(tf.argMax(keep.logits!, 1), y), 'float32')).dataSync()[0]!);
-    // Gradients into the flat layout in reverse layer order; each bucket starts as soon as it is complete.
+    // Buckets whose gradients did not all come through the taps (a parameter not read in this forward
+    // pass): take the engine's gradient (or zeros) and start them now, in bucket order.
     for (const bucket of this.layout.buckets) {
+      if (started[bucket.index]) continue;
       for (const slot of bucket.slots) {
         const g = grads[this.model.params[slot.index]!.variable.name];
         if (g) this.grad.set(g.dataSync() as Float32Array, slot.offset);
         else this.grad.fill(0, slot.offset, slot.offset + slot.size);
       }
+      started[bucket.index] = 1;
       this.strategy.onBucketReady(this.state, bucket, info);
     }
     tf.dispose([value, x, y, keep.logits!, ...Object.values(grads)]);

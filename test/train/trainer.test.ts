@@ -2,7 +2,10 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
+import type { Bucket } from '../../lib/train/buckets.js';
+import { createCompressor } from '../../lib/train/compression/index.js';
 import { createModel } from '../../lib/train/models/index.js';
+import { type StepInfo, type StrategyState, SyncSGD } from '../../lib/train/strategies/index.js';
 import { Trainer, type TrainerOptions } from '../../lib/train/trainer.js';
 import type { AllReduceOptions, CommunicatorLike, NumericArray } from '../../lib/types.js';
 import { createFakeGroup, type FakeComm } from './_fake-comm.js';
@@ -50,6 +53,28 @@ test('bucket all-reduces are all issued before the first completes (overlap, not
   // Reverse layer order: the first bucket holds the output layer (bias 4, kernel 128x4).
   t.is(trainers[0]!.layout.buckets[0]!.slots[0]!.name, 'dense2/bias');
   for (const tr of trainers) tr.model.dispose();
+});
+
+test('buckets are handed over during backward: the output layer\'s bucket starts before the first layer\'s gradient exists', async (t) => {
+  const [comm] = createFakeGroup(1);
+  class Spy extends SyncSGD {
+    readonly firstLayerEmpty: boolean[] = [];
+    override onBucketReady(state: StrategyState, bucket: Bucket, info: StepInfo): void {
+      if (info.step === 0) {
+        const first = state.layout.byIndex[0]!; // dense1/kernel, the last gradient backward produces
+        this.firstLayerEmpty.push(state.grad.subarray(first.offset, first.offset + first.size).every((v) => v === 0));
+      }
+      super.onBucketReady(state, bucket, info);
+    }
+  }
+  const spy = new Spy(createCompressor({ kind: 'none' }, comm!, 0));
+  const [tr] = await makeTrainers([comm!], { bucketCapBytes: 1024, maxSteps: 1, strategy: spy });
+  await tr!.setup();
+  await tr!.trainEpoch(0);
+  t.is(spy.firstLayerEmpty.length, tr!.layout.buckets.length);
+  t.true(spy.firstLayerEmpty[0], 'the output layer\'s bucket was started before backward reached the first layer');
+  t.false(spy.firstLayerEmpty.at(-1), 'the last bucket holds the first layer\'s gradient');
+  tr!.model.dispose();
 });
 
 test('checkpoint on rank 0 + resume reproduces the uninterrupted run bitwise', async (t) => {

@@ -9,6 +9,8 @@ import { batchNorm, type BnUpdate, conv2dSame, he, type ModelBuffer, type ModelP
 
 export { applyBnUpdates, type BnUpdate, type ModelBuffer, type ModelParam } from './layers.js';
 
+export type ParamTap = (variable: tfc.Variable, index: number) => tfc.Tensor;
+
 export const MODEL_NAMES = ['mlp', 'cnn', 'vgg', 'resnet'] as const;
 export type ModelName = (typeof MODEL_NAMES)[number];
 
@@ -19,8 +21,12 @@ export interface Model {
   /** Trainable parameters in forward (layer) order. */
   readonly params: readonly ModelParam[];
   readonly buffers: readonly ModelBuffer[];
-  /** Logits [batch, classes]. In training mode BatchNorm statistics are pushed to `bnUpdates`. */
-  forward(x: tfc.Tensor4D, training: boolean, bnUpdates?: BnUpdate[]): tfc.Tensor2D;
+  /**
+   * Logits [batch, classes]. In training mode BatchNorm statistics are pushed to `bnUpdates`. `tap`, when
+   * given, replaces every read of parameter i in the forward pass by tap(variable, i) (the trainer uses an
+   * identity with a custom gradient to catch each parameter's gradient the moment backward produces it).
+   */
+  forward(x: tfc.Tensor4D, training: boolean, bnUpdates?: BnUpdate[], tap?: ParamTap): tfc.Tensor2D;
   dispose(): void;
 }
 
@@ -38,7 +44,19 @@ export function createModel(tf: TF, o: ModelOptions): Model {
   const [H, W, C] = o.inputShape;
   const K = o.numClasses;
   const fast = o.fastConvGrad ?? false;
-  let forward: Model['forward'];
+  let forward: (x: tfc.Tensor4D, training: boolean, bnUpdates?: BnUpdate[]) => tfc.Tensor2D;
+  // Every read of a parameter in forward goes through use(), so a caller can wrap it (gradient taps).
+  let tap: ParamTap | undefined;
+  const indexOf = new Map<tfc.Variable, number>();
+  const use = (v: tfc.Variable): tfc.Tensor => {
+    if (!tap) return v;
+    let i = indexOf.get(v);
+    if (i === undefined) {
+      i = f.params.findIndex((p) => p.variable === v);
+      indexOf.set(v, i);
+    }
+    return tap(v, i);
+  };
 
   const dense = (name: string, fanIn: number, fanOut: number, last: boolean) => ({
     w: f.param(`${name}/kernel`, [fanIn, fanOut], last ? { kind: 'normal', std: 0.01 } : he(fanIn)),
@@ -56,7 +74,7 @@ export function createModel(tf: TF, o: ModelOptions): Model {
   });
   type Bn = ReturnType<typeof bn>;
   const applyBn = (x: tfc.Tensor4D, p: Bn, training: boolean, u: BnUpdate[] | undefined) =>
-    batchNorm(tf, x, p.gamma, p.beta, p.mean, p.variance, training, u);
+    batchNorm(tf, x, use(p.gamma), use(p.beta), p.mean, p.variance, training, u);
   const flatten = (x: tfc.Tensor) => tf.reshape(x, [x.shape[0]!, -1]) as tfc.Tensor2D;
   const pool = (x: tfc.Tensor4D) => tf.maxPool(x, 2, 2, 'valid');
 
@@ -64,7 +82,7 @@ export function createModel(tf: TF, o: ModelOptions): Model {
     case 'mlp': {
       const d1 = dense('dense1', H * W * C, 128, false);
       const d2 = dense('dense2', 128, K, true);
-      forward = (x) => tf.add(tf.matMul(tf.relu(tf.add(tf.matMul(flatten(x), d1.w), d1.b)), d2.w), d2.b);
+      forward = (x) => tf.add(tf.matMul(tf.relu(tf.add(tf.matMul(flatten(x), use(d1.w)), use(d1.b))), use(d2.w)), use(d2.b));
       break;
     }
     case 'cnn': {
@@ -74,10 +92,10 @@ export function createModel(tf: TF, o: ModelOptions): Model {
       const d1 = dense('dense1', flat, 128, false);
       const d2 = dense('dense2', 128, K, true);
       forward = (x) => {
-        let h = pool(tf.relu(tf.add(conv2dSame(tf, x, c1.w, fast), c1.b!)) as tfc.Tensor4D);
-        h = pool(tf.relu(tf.add(conv2dSame(tf, h, c2.w, fast), c2.b!)) as tfc.Tensor4D);
-        const z = tf.relu(tf.add(tf.matMul(flatten(h), d1.w), d1.b));
-        return tf.add(tf.matMul(z, d2.w), d2.b);
+        let h = pool(tf.relu(tf.add(conv2dSame(tf, x, use(c1.w), fast), use(c1.b!))) as tfc.Tensor4D);
+        h = pool(tf.relu(tf.add(conv2dSame(tf, h, use(c2.w), fast), use(c2.b!))) as tfc.Tensor4D);
+        const z = tf.relu(tf.add(tf.matMul(flatten(h), use(d1.w)), use(d1.b)));
+        return tf.add(tf.matMul(z, use(d2.w)), use(d2.b));
       };
       break;
     }
@@ -96,9 +114,9 @@ export function createModel(tf: TF, o: ModelOptions): Model {
       const d2 = dense('dense2', 128, K, true);
       forward = (x, training, u) => {
         let h = x;
-        for (const b of blocks) h = b === 'pool' ? pool(h) : tf.relu(applyBn(conv2dSame(tf, h, b.c.w, fast), b.n, training, u));
+        for (const b of blocks) h = b === 'pool' ? pool(h) : tf.relu(applyBn(conv2dSame(tf, h, use(b.c.w), fast), b.n, training, u));
         const g = tf.mean(h, [1, 2]) as tfc.Tensor2D;
-        return tf.add(tf.matMul(tf.relu(tf.add(tf.matMul(g, d1.w), d1.b)), d2.w), d2.b);
+        return tf.add(tf.matMul(tf.relu(tf.add(tf.matMul(g, use(d1.w)), use(d1.b))), use(d2.w)), use(d2.b));
       };
       break;
     }
@@ -120,16 +138,16 @@ export function createModel(tf: TF, o: ModelOptions): Model {
       });
       const d = dense('fc', 128, K, true);
       forward = (x, training, u) => {
-        let h = pool(tf.relu(applyBn(conv2dSame(tf, x, stem.c.w, fast), stem.n, training, u)));
+        let h = pool(tf.relu(applyBn(conv2dSame(tf, x, use(stem.c.w), fast), stem.n, training, u)));
         for (const st of stages) {
           if (st.downsample) h = tf.avgPool(h, 2, 2, 'valid');
-          const shortcut = st.proj ? applyBn(conv2dSame(tf, h, st.proj.w, fast), st.projBn!, training, u) : h;
-          let y = tf.relu(applyBn(conv2dSame(tf, h, st.c1.w, fast), st.n1, training, u));
-          y = applyBn(conv2dSame(tf, y, st.c2.w, fast), st.n2, training, u);
+          const shortcut = st.proj ? applyBn(conv2dSame(tf, h, use(st.proj.w), fast), st.projBn!, training, u) : h;
+          let y = tf.relu(applyBn(conv2dSame(tf, h, use(st.c1.w), fast), st.n1, training, u));
+          y = applyBn(conv2dSame(tf, y, use(st.c2.w), fast), st.n2, training, u);
           h = tf.relu(tf.add(y, shortcut)) as tfc.Tensor4D;
         }
         const g = tf.mean(h, [1, 2]) as tfc.Tensor2D;
-        return tf.add(tf.matMul(g, d.w), d.b);
+        return tf.add(tf.matMul(g, use(d.w)), use(d.b));
       };
       break;
     }
@@ -143,7 +161,14 @@ export function createModel(tf: TF, o: ModelOptions): Model {
     numClasses: K,
     params: f.params,
     buffers: f.buffers,
-    forward,
+    forward(x, training, bnUpdates, paramTap) {
+      tap = paramTap;
+      try {
+        return forward(x, training, bnUpdates);
+      } finally {
+        tap = undefined;
+      }
+    },
     dispose() {
       for (const p of f.params) p.variable.dispose();
       for (const b of f.buffers) b.variable.dispose();

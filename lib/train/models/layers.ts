@@ -70,7 +70,7 @@ export const glorot = (fanIn: number, fanOut: number): Init => ({ kind: 'uniform
  * gradient (Conv2DBackpropFilter) is extremely slow, so there the filter gradient is computed as
  * im2col(x)^T . dy with one matMul (same math, ~50x faster); other backends use their own kernels.
  */
-export function conv2dSame(tf: TF, x: tfc.Tensor4D, w: tfc.Variable | tfc.Tensor4D, fastFilterGrad: boolean): tfc.Tensor4D {
+export function conv2dSame(tf: TF, x: tfc.Tensor4D, w: tfc.Tensor, fastFilterGrad: boolean): tfc.Tensor4D {
   const kernel = w as tfc.Tensor4D;
   if (!fastFilterGrad) return tf.conv2d(x, kernel, 1, 'same');
   const op = tf.customGrad<tfc.Tensor4D>((...args: Array<tfc.Tensor | tfc.GradSaveFunc>) => {
@@ -100,8 +100,8 @@ export function conv2dSame(tf: TF, x: tfc.Tensor4D, w: tfc.Variable | tfc.Tensor
 export function batchNorm(
   tf: TF,
   x: tfc.Tensor4D,
-  gamma: tfc.Variable,
-  beta: tfc.Variable,
+  gamma: tfc.Tensor,
+  beta: tfc.Tensor,
   mean: tfc.Variable,
   variance: tfc.Variable,
   training: boolean,
