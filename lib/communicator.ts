@@ -127,6 +127,10 @@ function dtypeOf(buf: unknown, requested: OpOptions['dtype'], what: string, ctx:
   return dtype;
 }
 
+function isResizable(view: ArrayBufferView | null): boolean {
+  return !!view && (view.buffer as ArrayBuffer & { resizable?: boolean }).resizable === true;
+}
+
 function overlaps(a: ArrayBufferView, b: ArrayBufferView): boolean {
   if (a.buffer !== b.buffer) return false;
   return a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
@@ -325,7 +329,9 @@ export class Communicator implements CommunicatorLike, AsyncDisposable {
   async split(color: number, key: number = this.rank, options: OpOptions = {}): Promise<Communicator | null> {
     const ctx = { op: 'split', rank: this.rank };
     if (this.#destroyed || this.#destroying) throw new AbortedError('split: the communicator is destroyed', ctx);
-    if (!Number.isInteger(color) || color > 0x7fffffff) throw new InvalidArgumentError(`split: color must be an integer, got ${color}`, ctx);
+    if (!Number.isInteger(color) || color > 0x7fffffff || color < -0x80000000) {
+      throw new InvalidArgumentError(`split: color must be an integer, got ${color} (range -2^31..2^31-1; a negative color opts out)`, ctx);
+    }
     if (!Number.isInteger(key) || Math.abs(key) > 0x7fffffff) throw new InvalidArgumentError(`split: key must be an integer, got ${key}`, ctx);
     const splitId = this.#splits++;
     const table = new Int32Array(this.size * 2);
@@ -460,6 +466,10 @@ export class Communicator implements CommunicatorLike, AsyncDisposable {
       if (this.#destroyed || this.#destroying) throw new AbortedError(`${ctx.op}: the communicator is destroyed`, ctx);
       const { issue, result } = prepare();
       if (issue.input?.length === 0 && this.#addon.isDetached(issue.input)) this.#detached('input', ctx);
+      if (isResizable(issue.input) || isResizable(issue.output)) {
+        throw new InvalidArgumentError(
+          `${ctx.op}: views of resizable ArrayBuffers are not accepted (the buffer could shrink while the op is in flight); use a fixed-length buffer`, ctx);
+      }
       if (issue.output?.length === 0 && this.#addon.isDetached(issue.output)) this.#detached('output', ctx);
       if (this.#applyFaults()) {
         // injected hang: this op (and everything after it) never starts and never settles, while

@@ -383,7 +383,10 @@ bool Executor::readCtrl(int peer) {
         p.noticeText = f.code == ErrorCode::kMismatch ? f.text : strprintf("rank %d failed: %s", peer, f.text.c_str());
         throw Error(static_cast<ErrorCode>(p.noticeCode), p.noticeText, peer);
       }
-      if (f.type == CtrlType::kProbe && f.fp.seq == fp_.seq && !sameOp(f.fp, fp_)) {
+      // probes come only from collectives and compare only with a collective of the same number
+      // (point-to-point ops are numbered separately); a stale probe of a finished op never matches
+      if (f.type == CtrlType::kProbe && fp_.op != OpType::kSend && fp_.op != OpType::kRecv &&
+          f.fp.seq == fp_.seq && !sameOp(f.fp, fp_)) {
         throw Error(ErrorCode::kMismatch, mismatchMessage(peer, f.fp), peer);
       }
       if (f.type == CtrlType::kBye) p.departed = true;

@@ -243,9 +243,9 @@ for (const transport of transports) {
 // compared with the stale probe in Executor::readCtrl (native/core/executor.cc: `f.fp.seq ==
 // fp_.seq && !sameOp`): "rank 0 issued recv(float32 x 4) as op #1, but rank 1 issued barrier() as
 // op #1". Probes of finished ops, and collective vs point-to-point sequence numbers, must not be
-// compared. Known runtime bug; remove .failing once fixed.
+// compared (fixed: probes only compare with a collective of the same number).
 for (const transport of transports) {
-  test.failing(`${transport} P=3: [runtime bug] a stale stall probe from a finished barrier does not fail a later recv with MISMATCH`, async (t) => {
+  test(`${transport} P=3: a stale stall probe from a finished barrier does not fail a later recv with MISMATCH`, async (t) => {
     t.timeout(60_000);
     const run = await runRanks(3, worker, { transport, env: { RT_MODE: 'staleprobe' }, timeoutMs: 50_000 });
     for (const r of [0, 1, 2]) {
@@ -257,9 +257,9 @@ for (const transport of transports) {
 
 // DESIGN.md section 1: buffers are pinned while an op is in flight; "detect detached/resized buffers
 // and reject". A view of a resizable ArrayBuffer is accepted, and shrinking the buffer while the op
-// waits for its peer makes the process die with SIGSEGV (the progress thread writes into
-// decommitted memory). Known runtime bug; remove .failing once fixed.
-test.failing('shm P=2: [runtime bug] shrinking a resizable ArrayBuffer during an op rejects instead of crashing the process', async (t) => {
+// waits for its peer would let the progress thread write into decommitted memory, so such views
+// are rejected with ERR_RINGTREE_INVALID_ARGUMENT before any byte moves.
+test('shm P=2: a view of a resizable ArrayBuffer is rejected up front (it could shrink during the op), no crash', async (t) => {
   t.timeout(60_000);
   const run = await runRanks(2, worker, { transport: 'shm', env: { RT_MODE: 'resize' }, timeoutMs: 50_000 });
   const r0 = run.ranks[0]!;

@@ -142,8 +142,8 @@ test('split after destroy() names split in the error', async (t) => {
 // split() checks `color > 0x7fffffff` but not the lower bound, then exchanges colors through an
 // Int32Array: split(-(2 ** 40)) passes validation, this rank opts out locally (negative color) while
 // the others read color 0 (the int32 wrap of -2^40) and count it as a member of color 0 that never
-// joins them: they wait for it until the init timeout. lib/communicator.ts split(). Known bug.
-test.failing('[runtime bug] split rejects a color below -2^31 (it would wrap to another color on the other ranks)', async (t) => {
+// joins them: they would wait for it until the init timeout. So it is rejected.
+test('split rejects a color below -2^31 (it would wrap to another color on the other ranks)', async (t) => {
   await t.throwsAsync(comm.split(-(2 ** 40)), { code: 'ERR_RINGTREE_INVALID_ARGUMENT' });
 });
 
