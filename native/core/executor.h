@@ -141,7 +141,16 @@ class Executor {
   std::function<void()> absorb_;
   std::function<void(Req*)> onComplete_;
   void enlist(Req& r);
-  std::vector<std::deque<Req*>> queues_;  // one FIFO per (peer, channel, direction)
+  // FIFO without per-op allocations for empty queues (std::deque allocates when constructed)
+  struct ReqQueue {
+    std::vector<Req*> items;
+    size_t head = 0;
+    bool empty() const { return head == items.size(); }
+    Req* front() const { return items[head]; }
+    void pop_front() { head++; }
+    void push_back(Req* r) { items.push_back(r); }
+  };
+  std::vector<ReqQueue> queues_;  // one FIFO per (peer, channel, direction)
   std::vector<size_t> active_;            // indices of non-empty queues
 };
 
