@@ -16,6 +16,12 @@ export interface InvalidCall {
   needsPeer?: boolean;
 }
 
+/** A typed array on a resizable ArrayBuffer (ES2024; typed by hand for the ES2023 lib). */
+export function resizableView(): Float32Array {
+  const Resizable = ArrayBuffer as unknown as new (bytes: number, o: { maxByteLength: number }) => ArrayBuffer;
+  return new Float32Array(new Resizable(16, { maxByteLength: 64 }));
+}
+
 /** A typed array whose ArrayBuffer has been transferred away (detached). */
 export function detached(): Float32Array {
   const a = new Float32Array(4);
@@ -85,6 +91,9 @@ export function invalidCalls(comm: Communicator): InvalidCall[] {
     { what: 'allReduce detached out', op: 'allReduce', message: /detached|out has 0 elements/, call: () => comm.allReduce(new Float32Array(0), { out: detached() }) },
     { what: 'broadcast detached buffer', op: 'broadcast', message: /detached/, call: () => comm.broadcast(detached()) },
     { needsPeer: true, what: 'recv detached buffer', op: 'recv', message: /detached/, call: () => comm.recv(detached(), (me + 1) % Math.max(S, 2)) },
+    // resizable buffers (could shrink while the op is in flight)
+    { what: 'allReduce view of a resizable ArrayBuffer', op: 'allReduce', message: /resizable ArrayBuffers are not accepted/, call: () => comm.allReduce(resizableView()) },
+    { what: 'allReduce out on a resizable ArrayBuffer', op: 'allReduce', message: /resizable/, call: () => comm.allReduce(f4(), { out: resizableView() }) },
     // names
     { what: "allReduce op 'mean'", op: 'allReduce', message: /op must be one of sum, avg, prod, min, max, got mean/, call: () => comm.allReduce(f4(), { op: any('mean') }) },
     { what: "reduce op 'SUM'", op: 'reduce', message: /op must be one of .*got SUM/, call: () => comm.reduce(f4(), { op: any('SUM') }) },
