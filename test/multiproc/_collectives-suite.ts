@@ -41,8 +41,9 @@ function runMatrix(P: number, transport: Transport, spec: MatrixSpec, env: Recor
   });
 }
 
-/** Asserts the job as a whole: every rank finished, reported, exited 0, left no shm behind. */
-function assertJob(t: ExecutionContext, run: Run, P: number, transport: Transport): void {
+/** Asserts the job as a whole: every rank finished, reported, exited 0, left no shm behind.
+ * `transport` 'mixed': rank r is on simulated host r % 2 (see defineMixedHostTests). */
+export function assertJob(t: ExecutionContext, run: Run, P: number, transport: Transport | 'mixed'): void {
   const why = describeRun(run);
   t.false(run.timedOut, `the job timed out\n${why}`);
   for (const r of run.ranks) {
@@ -52,13 +53,17 @@ function assertJob(t: ExecutionContext, run: Run, P: number, transport: Transpor
     t.is(r.result.fatal, undefined, `rank ${r.rank}: ${r.result.fatal}`);
     t.is(r.result.size, P);
     t.is(r.result.rank, r.rank);
-    if (P > 1) t.is(r.result.transports, transport === 'shm' ? `shm:${P - 1},tcp:0` : `shm:0,tcp:${P - 1}`);
+    if (P > 1) {
+      const sameHost = Array.from({ length: P }, (_, q) => q).filter((q) => q !== r.rank && q % 2 === r.rank % 2).length;
+      const expected = transport === 'shm' ? `shm:${P - 1},tcp:0` : transport === 'tcp' ? `shm:0,tcp:${P - 1}` : `shm:${sameHost},tcp:${P - 1 - sameHost}`;
+      t.is(r.result.transports, expected, `rank ${r.rank} transports`);
+    }
   }
   t.deepEqual(shmResidue(run.jobId), [], 'shared-memory segments left in /dev/shm');
 }
 
 /** Asserts every case of `kind`: correct on every rank and, where required, identical bytes. */
-function assertKind(t: ExecutionContext, run: Run, kind: Kind): number {
+export function assertKind(t: ExecutionContext, run: Run, kind: Kind): number {
   const reports = run.ranks.map((r) => r.result);
   if (reports.some((r) => !r)) {
     t.fail(`not every rank reported\n${describeRun(run)}`);
@@ -124,16 +129,18 @@ export function defineCollectiveTests(transport: Transport): void {
     }
   }
 
-  test.serial(`${transport} P=3 launched by ringrun (RINGTREE_* env, launcher-hosted store): allReduce, broadcast, allGather, reduceScatter, split`, async (t) => {
+  test.serial(`${transport} P=4 launched by ringrun (RINGTREE_* env, launcher-hosted store), RINGTREE_ALGO=allreduce:rhd,broadcast:ring: allReduce, broadcast, allGather, reduceScatter, split`, async (t) => {
     t.timeout(240_000);
     const spec: MatrixSpec = {
       kinds: ['allReduce', 'broadcast', 'allGather', 'reduceScatter', 'split'], counts: [1, 7], bigBytes: 12_000,
       ops: ['sum', 'avg', 'max'], dtypes: ['float32', 'int8', 'bfloat16', 'int64'],
     };
-    const run = await runViaRingrun<WorkerReport>(3, workerPath('collectives'), {
-      transport, env: { RT_SPEC: JSON.stringify(spec), RINGTREE_TIMEOUT_MS: '60000', ...smallBufferEnv }, timeoutMs: 200_000,
+    const run = await runViaRingrun<WorkerReport>(4, workerPath('collectives'), {
+      transport,
+      env: { RT_SPEC: JSON.stringify(spec), RINGTREE_TIMEOUT_MS: '60000', RINGTREE_ALGO: 'allreduce:rhd,broadcast:ring', ...smallBufferEnv },
+      timeoutMs: 200_000,
     });
-    assertJob(t, run, 3, transport);
+    assertJob(t, run, 4, transport);
     t.regex(run.jobId, /^[0-9a-f]{12}$/, 'the job id ringrun chose (reported by the ranks)');
     let n = 0;
     for (const kind of spec.kinds!) n += assertKind(t, run, kind);
@@ -148,4 +155,27 @@ export function defineCollectiveTests(transport: Transport): void {
     for (const kind of defaultBuffersSpec.kinds!) n += assertKind(t, run, kind);
     t.log(`${n} cases in ${run.ms} ms`);
   });
+}
+
+/**
+ * Ranks on two simulated hosts (RINGTREE_HOST_ID = r % 2, interleaved): every job mixes shared
+ * memory (same host) and TCP (other host) pairs, so rings and trees cross both transports.
+ */
+export function defineMixedHostTests(): void {
+  for (const P of [3, 4, 5]) {
+    test.serial(`mixed shm+tcp (2 simulated hosts, interleaved ranks) P=${P}: the whole matrix exact and identical`, async (t) => {
+      t.timeout(240_000);
+      const run = await runRanks<WorkerReport>(P, workerPath('collectives'), {
+        env: (r) => ({
+          RT_SPEC: JSON.stringify(mainSpec), RINGTREE_TIMEOUT_MS: '60000', ...smallBufferEnv,
+          RINGTREE_TREE_THRESHOLD_BYTES: '4096', RINGTREE_HOST_ID: `simhost${r % 2}`,
+        }),
+        timeoutMs: 200_000,
+      });
+      assertJob(t, run, P, 'mixed');
+      let n = 0;
+      for (const kind of kinds) n += assertKind(t, run, kind);
+      t.log(`${n} cases in ${run.ms} ms`);
+    });
+  }
 }
