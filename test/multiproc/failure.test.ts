@@ -9,7 +9,7 @@ import {
 
 const worker = workerPath('failure');
 
-interface Outcome { ok: boolean; ms: number; at?: number; code?: string; message?: string; name?: string; peer?: number }
+interface Outcome { ok: boolean; ms: number; at?: number; code?: string; message?: string; name?: string; peer?: number; op?: string; seq?: number; rank?: number }
 
 /** Crash-to-error bound asserted by the kill tests (the issue asks for about a second). */
 const crashBoundMs = 10_000;
@@ -50,6 +50,12 @@ for (const transport of transports) {
         t.truthy(res.first, `rank ${r}: no op rejected\n${why}`);
         if (!res.first) continue;
         t.is(res.first.code, 'ERR_RINGTREE_PEER', `rank ${r}: ${res.first.message}`);
+        // typed error fields: the op, its sequence number, this rank; the message names the dead rank
+        t.is(res.first.name, 'PeerError');
+        t.is(res.first.op, 'allReduce');
+        t.is(res.first.rank, r);
+        t.true(Number.isInteger(res.first.seq) && res.first.seq! >= 1, `seq ${res.first.seq}`);
+        t.regex(res.first.message ?? '', new RegExp(`rank ${victim}\\b`), 'names the dead rank');
         const delay = res.first.at! - killedAt;
         delays.push(delay);
         t.true(delay < crashBoundMs, `rank ${r} noticed the crash after ${delay} ms`);
