@@ -184,6 +184,32 @@ export async function runCase(comm: Communicator, c: Case): Promise<CaseResult> 
         c.counts.forEach((n, k) => expectEqual(`message tag ${10 + k}`, c.dtype, bufs[k]!, fill(c.dtype, 'sum', partner, n, 100 * k)));
         break;
       }
+      case 'inexact': {
+        const buf = alloc(c.dtype, c.count);
+        for (let i = 0; i < c.count; i++) {
+          const x = c.op === 'prod' ? 1 + Math.sin(rank * 7.3 + i * 0.37) / 3 : Math.sin(rank * 7.3 + i * 0.37) * 1000 / (rank + 3);
+          ref.store(buf, c.dtype, i, x);
+        }
+        await comm.allReduce(N<NumericArray>(buf), { op: c.op, algorithm: c.algorithm, ...dt(c.dtype) });
+        // sanity: close to the exact result (rounding only), so identical bits mean a real result
+        for (let i = 0; i < c.count; i += 97) {
+          let exact = c.op === 'prod' ? 1 : 0;
+          for (let r = 0; r < P; r++) {
+            const x = c.op === 'prod' ? 1 + Math.sin(r * 7.3 + i * 0.37) / 3 : Math.sin(r * 7.3 + i * 0.37) * 1000 / (r + 3);
+            const tmp = alloc(c.dtype, 1);
+            ref.store(tmp, c.dtype, 0, x);
+            const v = c.dtype === 'float16' ? ref.halfBitsToNumber(tmp[0] as number) : c.dtype === 'bfloat16' ? ref.bf16BitsToNumber(tmp[0] as number) : Number(tmp[0]);
+            exact = c.op === 'prod' ? exact * v : exact + v;
+          }
+          if (c.op === 'avg') exact /= P;
+          const raw = buf[i] as number;
+          const got = c.dtype === 'float16' ? ref.halfBitsToNumber(raw) : c.dtype === 'bfloat16' ? ref.bf16BitsToNumber(raw) : raw;
+          const tol = (c.dtype === 'bfloat16' ? 0.05 : c.dtype === 'float16' ? 0.01 : 1e-5) * (Math.abs(exact) + (c.op === 'prod' ? 1 : 100));
+          if (!(Math.abs(got - exact) <= tol)) throw new CheckError(`element ${i} is ${got}, far from ${exact}`);
+        }
+        hashOf = buf;
+        break;
+      }
       case 'exchange': {
         // both ranks of a pair issue send then recv together (Promise.all): point-to-point ops must
         // not block each other even when the message exceeds the transport's buffering

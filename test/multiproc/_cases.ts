@@ -15,6 +15,7 @@ export type Case =
   | { id: string; kind: 'sendRecv'; dtype: DType; count: number; tag: number }
   | { id: string; kind: 'tagsOutOfOrder'; dtype: DType; counts: number[] }
   | { id: string; kind: 'exchange'; dtype: DType; count: number }
+  | { id: string; kind: 'inexact'; dtype: DType; op: ReduceOp; algorithm: Algo; count: number }
   | { id: string; kind: 'split'; dtype: DType; count: number };
 
 export type Kind = Case['kind'];
@@ -58,7 +59,7 @@ export interface WorkerReport {
 }
 
 /** Result kinds whose bytes must be identical on every rank. */
-export const identicalOnAllRanks: ReadonlySet<Kind> = new Set<Kind>(['allReduce', 'broadcast', 'allGather']);
+export const identicalOnAllRanks: ReadonlySet<Kind> = new Set<Kind>(['allReduce', 'broadcast', 'allGather', 'inexact']);
 
 /** An odd element count of at least `bytes` bytes of the dtype. */
 export function bigCount(dtype: DType, bytes: number): number {
@@ -67,7 +68,7 @@ export function bigCount(dtype: DType, bytes: number): number {
 }
 
 export function buildCases(P: number, spec: MatrixSpec): Case[] {
-  const kinds = new Set<Kind>(spec.kinds ?? ['allReduce', 'broadcast', 'reduce', 'allGather', 'reduceScatter', 'barrier', 'sendRecv', 'tagsOutOfOrder', 'exchange', 'split']);
+  const kinds = new Set<Kind>(spec.kinds ?? ['allReduce', 'broadcast', 'reduce', 'allGather', 'reduceScatter', 'barrier', 'sendRecv', 'tagsOutOfOrder', 'exchange', 'inexact', 'split']);
   const dtypes = spec.dtypes ?? allDTypes;
   const ops = spec.ops ?? allOps;
   const algos = spec.algorithms ?? ['ring', 'tree', 'rhd', 'auto'];
@@ -126,6 +127,16 @@ export function buildCases(P: number, spec: MatrixSpec): Case[] {
     const large = big ? bigCount('float64', big) : Math.max(...counts);
     cases.push({ id: 'send/recv tags out of order, both directions (float64)', kind: 'tagsOutOfOrder', dtype: 'float64', counts: [3, 0, large, 1] });
     cases.push({ id: 'send/recv tags out of order, both directions (int8)', kind: 'tagsOutOfOrder', dtype: 'int8', counts: [large * 8, 7, 1] });
+  }
+  if (kinds.has('inexact')) {
+    // fractional inputs: rounding makes the result depend on the combination order, which differs
+    // between algorithms, but within one allReduce every rank must end with the same bits
+    for (const dtype of ['float32', 'float64', 'float16', 'bfloat16'] as const) for (const op of ['sum', 'avg', 'prod'] as const) {
+      for (const algorithm of algos) for (const count of withBig(dtype)) {
+        if (count === 0) continue;
+        cases.push({ id: `inexact ${op} ${dtype} ${algorithm} n=${count}: bitwise identical on all ranks`, kind: 'inexact', dtype, op, algorithm, count });
+      }
+    }
   }
   if (P > 1 && kinds.has('exchange')) {
     for (const dtype of ['float64', 'float16'] as const) for (const count of withBig(dtype)) {

@@ -15,7 +15,7 @@ import {
 import { identicalOnAllRanks, type Kind, type MatrixSpec, type WorkerReport } from './_cases.js';
 
 const worlds = [1, 2, 3, 4, 5];
-const kinds: Kind[] = ['allReduce', 'broadcast', 'reduce', 'allGather', 'reduceScatter', 'barrier', 'sendRecv', 'tagsOutOfOrder', 'exchange', 'split'];
+const kinds: Kind[] = ['allReduce', 'broadcast', 'reduce', 'allGather', 'reduceScatter', 'barrier', 'sendRecv', 'tagsOutOfOrder', 'exchange', 'inexact', 'split'];
 
 /** The main matrix: small counts plus a ~12 KB count per dtype (3x the 4 KB shm ring). */
 export const mainSpec: MatrixSpec = { counts: [0, 1, 7], bigBytes: 12_000 };
@@ -94,6 +94,7 @@ const kindPrefix: Record<Kind, string> = {
   sendRecv: 'sendRecv ',
   tagsOutOfOrder: 'send/recv tags out of order',
   exchange: 'exchange: ',
+  inexact: 'inexact ',
   split: 'split(',
 };
 
