@@ -43,6 +43,7 @@ export interface BenchArgs {
   peers?: string;
   out?: string;
   'quiet-wait': number;
+  render?: string;
   size: string;
   threads?: number;
   'cpu-vgg': boolean;
@@ -142,6 +143,11 @@ async function runKernels(a: BenchArgs): Promise<void> {
 }
 
 async function runVsMpiCommand(a: BenchArgs): Promise<void> {
+  if (a.render) {
+    const { rerenderVsMpi } = await import('./vs-mpi.js');
+    process.stdout.write(rerenderVsMpi(a.render) + '\n');
+    return;
+  }
   if (inRingrun()) throw new Error('--vs-mpi starts its own jobs (mpirun and ringrun): run it directly, not under ringrun');
   const { runVsMpi } = await import('./vs-mpi.js');
   const transports: Array<'shm' | 'tcp'> = a.transport ? [a.transport] : ['shm', 'tcp'];
@@ -197,6 +203,7 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
     .option('peers', { type: 'string', describe: '--vs-mpi: folder with mpi_allreduce.c (default: ../shared/peers next to the package)' })
     .option('out', { type: 'string', describe: '--vs-mpi: output folder for JSON, SVG, tables and logs (default ./vs-mpi-results)' })
     .option('quiet-wait', { type: 'number', default: 10, describe: '--vs-mpi: before each run wait up to this many seconds for the machine to be quiet (0: no wait)' })
+    .option('render', { type: 'string', describe: '--vs-mpi: only re-render vs-mpi.md and the SVGs from DIR/vs-mpi.json (no measuring)' })
     .option('size', { type: 'string', default: '64M', describe: 'overlap: all-reduce size in bytes' })
     .option('threads', { type: 'number', describe: 'kernels: intra-op threads' })
     .option('cpu-vgg', { type: 'boolean', default: false, describe: 'kernels: also time the pure-JS VGG step (slow)' })

@@ -84,7 +84,7 @@ export interface VsMpiResult {
   /** Per transport and size: ringtree (each algorithm) / MPI of the means. */
   ratios: Array<{ transport: string; size: number; mpi: number; [alg: string]: number | string }>;
   /** The issue's ratio targets at the sizes this run covered. */
-  targets: Array<{ transport: string; size: number; ratio: number; auto: number; best: number; met: boolean }>;
+  targets: Array<{ transport: string; size: number; ratio: number; auto: number; best: number; met: boolean; perRepeat: number[] }>;
   /** Runs that started (or ran) while the machine was busy with other work. */
   busyRuns: string[];
   wrongTotal: number;
@@ -328,28 +328,54 @@ export async function runVsMpi(o: VsMpiOptions): Promise<VsMpiResult> {
   }
   const wrongTotal = series.reduce((a, s) => a + s.points.reduce((b, p) => b + p.wrong, 0), 0);
 
-  // ---------------------------------------------------------------- ratios and tables
+  const result: VsMpiResult = {
+    tool: 'ringtree bench --vs-mpi',
+    date: new Date().toISOString(),
+    host: { hostname: os.hostname(), cpus: cores, cpuModel: os.cpus()[0]?.model ?? '', node: process.version, mpi: mpiVersion, kernel: `${os.type()} ${os.release()}` },
+    settings: { np: o.np, minBytes: o.minBytes, maxBytes: o.maxBytes, timeCap: o.timeCap, repeats: o.repeats, algorithms: o.algorithms, transports: o.transports, dtype: 'float32', op: 'sum' },
+    ceilings,
+    runs,
+    series,
+    latency,
+    ratios: [],
+    targets: [],
+    busyRuns: runs.filter((x) => (x.preBusy ?? 0) > 0.25).map((x) => x.name),
+    wrongTotal,
+  };
+  const md = renderVsMpi(result);
+  writeVsMpiFiles(outDir, result, md);
+  say('');
+  say(md);
+  say(`# wrong elements over all runs: ${wrongTotal}`);
+  say(`# wrote ${path.join(outDir, 'vs-mpi.json')}, vs-mpi.md, vs-mpi.svg${o.transports.includes('tcp') ? ', vs-mpi-tcp.svg' : ''} and logs/`);
+  return result;
+}
+
+/** The markdown report of a vs-mpi result (also fills r.ratios and r.targets). */
+export function renderVsMpi(r: VsMpiResult): string {
+  const { ceilings, runs, latency } = r;
+  const seriesMap = new Map(r.series.map((x) => [x.name, x] as const));
   // Sizes up to 4 KiB show the mean time per call (us), larger ones busbw (GB/s). The ratio is
   // ringtree / MPI of busbw (= MPI time / ringtree time): > 1 means ringtree is faster.
   const ratios: VsMpiResult['ratios'] = [];
   const md: string[] = [];
-  if (!o.noCeilings) {
+  if (ceilings.memSource !== 'not measured') {
     md.push(`Ceilings measured in this run: memory ${ceilings.memRwGBps?.toFixed(2) ?? '?'} GB/s read+write (${ceilings.memSource}), ` +
-      `so a memory-bound all-reduce reaches busbw <= ${ceilings.allReduceBusbw?.toFixed(2) ?? '?'} GB/s with ${o.np} ranks; ` +
+      `so a memory-bound all-reduce reaches busbw <= ${ceilings.allReduceBusbw?.toFixed(2) ?? '?'} GB/s with ${r.settings.np} ranks; ` +
       `TCP loopback ${ceilings.tcpGBps?.toFixed(2) ?? '?'} GB/s (${ceilings.tcpSource}).\n`);
   }
   const smallMax = 4096;
-  for (const t of o.transports) {
+  for (const t of r.settings.transports) {
     const m = seriesMap.get(seriesName('mpi', t, 'default'));
     if (!m) continue;
-    const rts = o.algorithms.map((a) => seriesMap.get(seriesName('ringtree', t, a)));
-    const header = ['size', `MPI ${t}`, ...o.algorithms.map((a) => `ringtree ${a}`), ...o.algorithms.map((a) => `${a} / MPI`)];
+    const rts = r.settings.algorithms.map((a) => seriesMap.get(seriesName('ringtree', t, a)));
+    const header = ['size', `MPI ${t}`, ...r.settings.algorithms.map((a) => `ringtree ${a}`), ...r.settings.algorithms.map((a) => `${a} / MPI`)];
     const rows: string[][] = [];
     for (const mp of m.points) {
       const pts = rts.map((s) => s?.points.find((x) => x.size === mp.size));
       const vals = pts.map((x) => x?.mean ?? NaN);
       const rec: VsMpiResult['ratios'][number] = { transport: t, size: mp.size, mpi: mp.mean };
-      o.algorithms.forEach((a, i) => { rec[a] = vals[i]!; rec[`${a}/mpi`] = vals[i]! / mp.mean; });
+      r.settings.algorithms.forEach((a, i) => { rec[a] = vals[i]!; rec[`${a}/mpi`] = vals[i]! / mp.mean; });
       ratios.push(rec);
       const small = mp.size <= smallMax;
       const cell = (pt: SeriesPoint | undefined): string => {
@@ -359,29 +385,34 @@ export async function runVsMpi(o: VsMpiOptions): Promise<VsMpiResult> {
       };
       const ratio = (pt: SeriesPoint | undefined): string => {
         if (!pt) return '-';
-        const r = small ? mean(mp.time_us) / mean(pt.time_us) : pt.mean / mp.mean;
-        return Number.isFinite(r) ? `${r.toFixed(2)}x` : '-';
+        const q = small ? mean(mp.time_us) / mean(pt.time_us) : pt.mean / mp.mean;
+        return Number.isFinite(q) ? `${q.toFixed(2)}x` : '-';
       };
       rows.push([formatBytes(mp.size), cell(mp), ...pts.map(cell), ...pts.map(ratio)]);
     }
-    md.push(`### ${t === 'shm' ? 'Shared memory' : 'TCP loopback'}, ${o.np} ranks: busbw (GB/s; time per call for sizes <= 4 KiB), mean of ${o.repeats} run(s), and ringtree / MPI\n`);
+    md.push(`### ${t === 'shm' ? 'Shared memory' : 'TCP loopback'}, ${r.settings.np} ranks: busbw (GB/s; time per call for sizes <= 4 KiB), mean of ${r.settings.repeats} run(s), and ringtree / MPI\n`);
     md.push(markdownTable(header, rows));
   }
-  const targets = issueTargets(o.np, o.transports);
+  const targets = issueTargets(r.settings.np, r.settings.transports);
   const targetRows: string[][] = [];
   const targetResults: VsMpiResult['targets'] = [];
   for (const tg of targets) {
     const rec = ratios.find((x) => x.transport === tg.transport && x.size === tg.size);
     if (!rec) continue;
-    const per = o.algorithms.map((a) => Number(rec[`${a}/mpi`]));
+    const per = r.settings.algorithms.map((a) => Number(rec[`${a}/mpi`]));
     const best = Math.max(...per.filter((x) => Number.isFinite(x)));
-    const auto = o.algorithms.includes('auto') ? Number(rec['auto/mpi']) : best;
-    targetResults.push({ ...tg, auto, best, met: auto >= tg.ratio });
-    targetRows.push([tg.transport, formatBytes(tg.size), `>= ${tg.ratio}x`, `${auto.toFixed(2)}x`, `${best.toFixed(2)}x`, auto >= tg.ratio ? 'yes' : 'no']);
+    const auto = r.settings.algorithms.includes('auto') ? Number(rec['auto/mpi']) : best;
+    // the same ratio within each repeat (the two runs that were next to each other in time)
+    const mp = seriesMap.get(seriesName('mpi', tg.transport, 'default'))?.points.find((x) => x.size === tg.size);
+    const ap = seriesMap.get(seriesName('ringtree', tg.transport, 'auto'))?.points.find((x) => x.size === tg.size);
+    const perRepeat = mp && ap ? mp.busbw.map((v, i) => (ap.busbw[i] ?? NaN) / v) : [];
+    targetResults.push({ ...tg, auto, best, met: auto >= tg.ratio, perRepeat });
+    targetRows.push([tg.transport, formatBytes(tg.size), `>= ${tg.ratio}x`, `${auto.toFixed(2)}x`,
+      perRepeat.map((x) => (Number.isFinite(x) ? `${x.toFixed(2)}x` : '-')).join(', ') || '-', `${best.toFixed(2)}x`, auto >= tg.ratio ? 'yes' : 'no']);
   }
   if (targetRows.length) {
     md.push(`### Issue 5 targets (ratio of busbw to Open MPI on the same transport, same run)\n`);
-    md.push(markdownTable(['transport', 'size', 'target', 'auto / MPI', 'best algorithm / MPI', 'met (auto)'], targetRows));
+    md.push(markdownTable(['transport', 'size', 'target', 'auto / MPI (means)', 'auto / MPI per repeat', 'best algorithm / MPI', 'met (auto, means)'], targetRows));
   }
   const busyRuns = runs.filter((x) => (x.preBusy ?? 0) > 0.25);
   md.push(`### Runs (in order; "busy before" = share of all CPUs busy in the second before the run, "cores busy" = average over the run, benchmark included)\n`);
@@ -398,29 +429,24 @@ export async function runVsMpi(o: VsMpiOptions): Promise<VsMpiResult> {
   const latLines = Object.entries(latency).map(([k2, v]) => `- ${k2}: ${v.map((x) => x.toFixed(2)).join(', ')}`);
   if (latLines.length) md.push('### 8 B latency per run (MPI: mean time per call from C; ringtree: median, awaited from JavaScript)\n\n' + latLines.join('\n') + '\n');
 
-  const result: VsMpiResult = {
-    tool: 'ringtree bench --vs-mpi',
-    date: new Date().toISOString(),
-    host: { hostname: os.hostname(), cpus: cores, cpuModel: os.cpus()[0]?.model ?? '', node: process.version, mpi: mpiVersion, kernel: `${os.type()} ${os.release()}` },
-    settings: { np: o.np, minBytes: o.minBytes, maxBytes: o.maxBytes, timeCap: o.timeCap, repeats: o.repeats, algorithms: o.algorithms, transports: o.transports, dtype: 'float32', op: 'sum' },
-    ceilings,
-    runs,
-    series,
-    latency,
-    ratios,
-    targets: targetResults,
-    busyRuns: busyRuns.map((x) => x.name),
-    wrongTotal,
-  };
-  writeFileSync(path.join(outDir, 'vs-mpi.json'), JSON.stringify(result, null, 2) + '\n');
-  writeFileSync(path.join(outDir, 'vs-mpi.md'), md.join('\n'));
-  writeFileSync(path.join(outDir, 'vs-mpi.svg'), vsMpiSvg(result, 'shm'));
-  if (o.transports.includes('tcp')) writeFileSync(path.join(outDir, 'vs-mpi-tcp.svg'), vsMpiSvg(result, 'tcp'));
-  say('');
-  say(md.join('\n'));
-  say(`# wrong elements over all runs: ${wrongTotal}`);
-  say(`# wrote ${path.join(outDir, 'vs-mpi.json')}, vs-mpi.md, vs-mpi.svg${o.transports.includes('tcp') ? ', vs-mpi-tcp.svg' : ''} and logs/`);
-  return result;
+  r.ratios = ratios;
+  r.targets = targetResults;
+  return md.join('\n');
+}
+
+export function writeVsMpiFiles(outDir: string, r: VsMpiResult, md: string): void {
+  writeFileSync(path.join(outDir, 'vs-mpi.json'), JSON.stringify(r, null, 2) + '\n');
+  writeFileSync(path.join(outDir, 'vs-mpi.md'), md);
+  writeFileSync(path.join(outDir, 'vs-mpi.svg'), vsMpiSvg(r, 'shm'));
+  if (r.settings.transports.includes('tcp')) writeFileSync(path.join(outDir, 'vs-mpi-tcp.svg'), vsMpiSvg(r, 'tcp'));
+}
+
+/** Re-renders vs-mpi.md and the SVGs of a folder from its vs-mpi.json (no measuring). */
+export function rerenderVsMpi(dir: string): string {
+  const r = JSON.parse(readFileSync(path.join(dir, 'vs-mpi.json'), 'utf8')) as VsMpiResult;
+  const md = renderVsMpi(r);
+  writeVsMpiFiles(dir, r, md);
+  return md;
 }
 
 const COLORS: Record<string, string> = {
