@@ -8,7 +8,7 @@ import {
 import { allReduceMemoryCeiling } from '../../lib/bench/ceilings.js';
 import { overlapPercent } from '../../lib/bench/overlap.js';
 import { CSV_COLUMNS, csvText, escapeXml, formatBytes, niceTicks, parseCsv, svgLinePlot, type BenchRow } from '../../lib/bench/report.js';
-import { issueTargets, vsMpiSvg, type VsMpiResult } from '../../lib/bench/vs-mpi.js';
+import { issueTargets, renderVsMpi, vsMpiSvg, type VsMpiResult } from '../../lib/bench/vs-mpi.js';
 import { allElements, parseXml } from './_xml.js';
 
 test('parseSize: bytes and K/M/G = 2^10/2^20/2^30', (t) => {
@@ -174,4 +174,18 @@ test('issue targets cover the sizes the issue names', (t) => {
     [`shm:${256 * 2 ** 20}:3`, `shm:${16 * 2 ** 20}:2`, `shm:${2 ** 20}:1`, `tcp:${16 * 2 ** 20}:1.2`]);
   t.deepEqual(issueTargets(2, ['tcp']).length, 1);
   t.deepEqual(issueTargets(4, ['shm', 'tcp']).map((x) => x.ratio), [1]);
+});
+
+test('vs-mpi report: ratio tables, per-repeat target ratios', (t) => {
+  const r = fakeVsMpi();
+  const md = renderVsMpi(r);
+  t.regex(md, /### Shared memory, 2 ranks/);
+  t.regex(md, /### TCP loopback, 2 ranks/);
+  t.regex(md, /\| size \| MPI shm \| ringtree ring \| ringtree tree \| ringtree auto \| ring \/ MPI \| tree \/ MPI \| auto \/ MPI \|/);
+  t.is(r.targets.length, 4);
+  const shm256 = r.targets.find((x) => x.transport === 'shm' && x.size === 256 * 2 ** 20)!;
+  t.is(shm256.auto.toFixed(2), '3.00');
+  t.deepEqual(shm256.perRepeat.map((x) => x.toFixed(2)), ['3.00', '3.00']);
+  t.true(shm256.met);
+  t.is(r.ratios.filter((x) => x.transport === 'shm').length, 5);
 });
