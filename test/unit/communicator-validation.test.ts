@@ -18,6 +18,7 @@ test.after.always(async () => {
 });
 
 test('init() with no launcher env gives a size-1 communicator', (t) => {
+  t.timeout(20_000);
   t.is(comm.size, 1);
   t.is(comm.rank, 0);
   t.is(comm.localSize, 1);
@@ -63,6 +64,7 @@ test('invalid calls are not sticky: valid ops still work afterwards, on the same
 });
 
 test('an invalid argument is rejected before the op is enqueued (pendingOps unchanged)', async (t) => {
+  t.timeout(20_000);
   const before = comm.pendingOps;
   const p = comm.broadcast(new Float32Array(1), { root: 7 });
   t.is(comm.pendingOps, before);
@@ -70,6 +72,7 @@ test('an invalid argument is rejected before the op is enqueued (pendingOps unch
 });
 
 test('the rejection carries the caller\'s stack', async (t) => {
+  t.timeout(20_000);
   const e = await t.throwsAsync(comm.allReduce(new Float32Array(2), { op: 'bogus' as never }));
   t.regex(e?.stack ?? '', /communicator-validation\.test/);
 });
@@ -125,6 +128,7 @@ test('ops after destroy() reject with ERR_RINGTREE_ABORTED naming the op; destro
 });
 
 test('split after destroy() rejects with ERR_RINGTREE_ABORTED', async (t) => {
+  t.timeout(20_000);
   const c = await init({ env: {} });
   await c.destroy();
   await t.throwsAsync(c.split(0), { code: 'ERR_RINGTREE_ABORTED' });
@@ -132,6 +136,7 @@ test('split after destroy() rejects with ERR_RINGTREE_ABORTED', async (t) => {
 
 // split() runs an allGather inside; after destroy() the rejection must still name split.
 test('split after destroy() names split in the error', async (t) => {
+  t.timeout(20_000);
   const c = await init({ env: {} });
   await c.destroy();
   const e = await t.throwsAsync(c.split(0));
@@ -144,10 +149,12 @@ test('split after destroy() names split in the error', async (t) => {
 // the others read color 0 (the int32 wrap of -2^40) and count it as a member of color 0 that never
 // joins them: they would wait for it until the init timeout. So it is rejected.
 test('split rejects a color below -2^31 (it would wrap to another color on the other ranks)', async (t) => {
+  t.timeout(20_000);
   await t.throwsAsync(comm.split(-(2 ** 40)), { code: 'ERR_RINGTREE_INVALID_ARGUMENT' });
 });
 
 test('split with a negative color opts out (null); a color or key that is not an integer rejects', async (t) => {
+  t.timeout(20_000);
   t.is(await comm.split(-1), null);
   const sub = await comm.split(5, 3);
   t.truthy(sub);
@@ -158,12 +165,14 @@ test('split with a negative color opts out (null); a color or key that is not an
 });
 
 test('Symbol.asyncDispose destroys the communicator', async (t) => {
+  t.timeout(20_000);
   const c = await init({ env: {} });
   await c[Symbol.asyncDispose]();
   await t.throwsAsync(c.barrier(), { code: 'ERR_RINGTREE_ABORTED' });
 });
 
 test('destroy() waits for pending ops, which settle normally', async (t) => {
+  t.timeout(20_000);
   const c = await init({ env: {} });
   const a = Float64Array.from([1, 2]);
   const p = c.allReduce(a, { op: 'max' });
