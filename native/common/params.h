@@ -16,9 +16,13 @@ RINGTREE_PARAM(SpinCount, "SPIN_COUNT", 1000)
 RINGTREE_PARAM(YieldCount, "YIELD_COUNT", 200)
 // Ops of at most this many bytes try to complete inline in the calling thread when the queue is
 // idle (a settled Promise without a thread hop); 0 disables the fast path.
-RINGTREE_PARAM(InlineBytes, "INLINE_BYTES", 16 << 10)
-// How long (us) an inline attempt spins before handing the op to the progress thread.
+RINGTREE_PARAM(InlineBytes, "INLINE_BYTES", 1 << 20)
+// An inline attempt hands the op to the progress thread when no byte moved for this long (us)...
 RINGTREE_PARAM(InlineSpinUs, "INLINE_SPIN_US", 10)
+// ...or when it has run this long (us): the calling thread is never held longer than this.
+RINGTREE_PARAM(InlineMaxUs, "INLINE_MAX_US", 500)
+// How long (us) the progress thread stays awake (yielding) for the next op before it sleeps.
+RINGTREE_PARAM(IdleSpinUs, "IDLE_SPIN_US", 100)
 // Bytes of the TCP receive staging buffer used by receive-and-reduce.
 RINGTREE_PARAM(TcpStagingBytes, "TCP_STAGING_BYTES", 512 << 10)
 // Socket buffer sizes (SO_SNDBUF/SO_RCVBUF), 0 keeps the kernel's autotuning.

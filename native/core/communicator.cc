@@ -76,6 +76,7 @@ void Communicator::enqueue(std::shared_ptr<Work> work) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     queue_.push_back(std::move(work));
+    queued_.store(queue_.size(), std::memory_order_release);
   }
   cv_.notify_one();
 }
@@ -85,11 +86,20 @@ void Communicator::loop() {
   for (;;) {
     std::shared_ptr<Work> w;
     {
+      // Stay awake briefly after an op: a training loop or benchmark issues the next op within
+      // microseconds, and a condition-variable sleep/wake costs tens of microseconds (more on a
+      // busy VM). Bounded, and yielding, so an idle communicator costs nothing.
+      auto idleUntil = Clock::now() + std::chrono::microseconds(paramIdleSpinUs());
+      while (queued_.load(std::memory_order_acquire) == 0 && !stopFlag_.load(std::memory_order_relaxed) &&
+             Clock::now() < idleUntil) {
+        sched_yield();
+      }
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait(lock, [&] { return (!queue_.empty() && !inlineBusy_) || (stopping_ && !inlineBusy_); });
       if (queue_.empty()) return;
       w = queue_.front();
       queue_.pop_front();
+      queued_.store(queue_.size(), std::memory_order_release);
       current_ = w;
     }
     if (isP2P(*w) && !w->executor) {
@@ -172,6 +182,7 @@ void Communicator::executeP2P(std::shared_ptr<Work> first) {
         if (queue_.empty() || !isP2P(*queue_.front()) || queue_.front()->executor) return;
         next = queue_.front();
         queue_.pop_front();
+        queued_.store(queue_.size(), std::memory_order_release);
       }
       if (!add(next)) settle(*next);
     }
@@ -221,6 +232,7 @@ bool Communicator::submitInline(std::shared_ptr<Work> w) {
     if (!connected_ || failed_.load() || !queue_.empty() || current_ || inlineBusy_ || stopping_ ||
         opts_.injectDelayMs > 0) {
       queue_.push_back(w);
+      queued_.store(queue_.size(), std::memory_order_release);
       cv_.notify_one();
       return false;
     }
@@ -232,7 +244,8 @@ bool Communicator::submitInline(std::shared_ptr<Work> w) {
   try {
     w->executor = buildOp(*w);
     if (w->executor) {
-      settled = w->executor->runFor(Clock::now() + std::chrono::microseconds(paramInlineSpinUs()));
+      settled = w->executor->runFor(std::chrono::microseconds(paramInlineSpinUs()),
+                                    std::chrono::microseconds(paramInlineMaxUs()));
     }
   } catch (const Error& e) {
     w->ok = false;
@@ -257,6 +270,7 @@ bool Communicator::submitInline(std::shared_ptr<Work> w) {
     inlineBusy_ = false;
     if (settled) recordCompletion(*w);
     else queue_.push_front(w);  // the progress thread resumes it where the spin stopped
+    queued_.store(queue_.size(), std::memory_order_release);
     wake = !queue_.empty() || stopping_;
   }
   // waking the progress thread costs a futex syscall and a context switch: only when it has work
@@ -416,6 +430,7 @@ void Communicator::shutdown() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
+    stopFlag_.store(true);
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();

@@ -170,6 +170,8 @@ class Communicator {
   std::deque<std::shared_ptr<Work>> queue_;
   bool stopping_ = false;
   bool inlineBusy_ = false;
+  std::atomic<size_t> queued_{0};      // queue_.size(), readable without the lock
+  std::atomic<bool> stopFlag_{false};
   std::mutex ctrlMu_;
   std::thread thread_;
 

@@ -459,16 +459,21 @@ bool Executor::checkedSweep() {
   }
 }
 
-bool Executor::runFor(Deadline budget) {
+bool Executor::runFor(std::chrono::microseconds idle, std::chrono::microseconds total) {
   prepare();
+  const auto start = Clock::now();
+  auto lastProgress = start;
+  uint32_t n = 0;
   while (!active_.empty()) {
     if (comm_.abortRequested()) throw Error(ErrorCode::kAborted, "the communicator was aborted");
-    if (checkedSweep()) continue;
+    bool progressed = checkedSweep();
     if (active_.empty()) break;
+    if ((++n & 15) != 0 && progressed) continue;  // read the clock now and then while bytes flow
     auto now = Clock::now();
+    if (progressed) lastProgress = now;
     if (now >= deadline_) throw Error(ErrorCode::kTimeout, "timed out waiting for peers (op timeout reached)");
-    if (now >= budget) return false;
-    RINGTREE_CPU_RELAX();
+    if (now - lastProgress >= idle || now - start >= total) return false;
+    if (!progressed) RINGTREE_CPU_RELAX();
   }
   return true;
 }

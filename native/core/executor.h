@@ -112,9 +112,10 @@ class Executor {
   void setOnComplete(std::function<void(Req*)> onComplete) { onComplete_ = std::move(onComplete); }
   void extendDeadline(Deadline d) { if (d > deadline_) deadline_ = d; }
 
-  // Spins (never sleeps) until done or `budget` passes; true when done. Resumable: a later run()
-  // or runFor() continues where this one stopped (the inline fast path hands off this way).
-  bool runFor(Deadline budget);
+  // Spins (never sleeps) until done, or until no byte moved for `idle`, or `total` passed; true when
+  // done. Resumable: a later run() or runFor() continues where this one stopped (the inline fast
+  // path hands off this way).
+  bool runFor(std::chrono::microseconds idle, std::chrono::microseconds total);
 
  private:
   void prepare();

@@ -94,7 +94,7 @@ template <typename T, typename U>
 struct WrapProd { static T apply(T a, T b) { return static_cast<T>(static_cast<U>(a) * static_cast<U>(b)); } };
 
 // Compiled for AVX2 and baseline x86-64, picked at load time (GCC function multi-versioning).
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_THREAD__) && !defined(__SANITIZE_ADDRESS__)
 #define RINGTREE_MULTIVERSION __attribute__((target_clones("avx2", "default")))
 #else
 #define RINGTREE_MULTIVERSION
