@@ -5,7 +5,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import type { CommunicatorLike } from '../types.js';
-import { type CompressionSpec, formatCompression, parseCompression } from './compression/index.js';
+import { type CompressionSpec, parseCompression } from './compression/index.js';
 import { type DatasetSplits, loadDogsVsCats, loadFashionMnist } from './data/index.js';
 import { type EngineName, loadTrainEngine, type TrainEngine } from './engine.js';
 import { createModel, type ModelName, parameterCount } from './models/index.js';
@@ -122,7 +122,7 @@ export async function runTraining(o: TrainRunOptions, ctx: TrainRunContext = {})
       `ringtree train: engine ${engine.name} (backend ${engine.backend}), world size ${comm.size}, ${o.dataset} ` +
         `(${data.train.size} train / ${data.test.size} test), model ${o.model} (${parameterCount(model)} parameters, ` +
         `${trainer.layout.buckets.length} bucket${trainer.layout.buckets.length === 1 ? '' : 's'}), batch ${o.batchSize} x ${comm.size} = ${o.batchSize * comm.size}, ` +
-        `lr ${o.lr} -> ${trainer.schedule.peakLr.toPrecision(4)} (warmup ${trainer.schedule.warmupSteps} steps, ${o.lrSchedule}), compression ${formatCompression(compression)}`,
+        `lr ${o.lr} -> ${trainer.schedule.peakLr.toPrecision(4)} (warmup ${trainer.schedule.warmupSteps} steps, ${o.lrSchedule}), compression ${trainer.compressionSpec}`,
     );
     const result = await trainer.fit();
     if (result.resumedFromEpoch > 0) log(`resumed from ${o.checkpoint} after epoch ${result.resumedFromEpoch}`);
@@ -144,7 +144,7 @@ export async function runTraining(o: TrainRunOptions, ctx: TrainRunContext = {})
         warmup_epochs: o.warmupSteps !== undefined ? null : o.warmupEpochs,
         warmup_steps: trainer.schedule.warmupSteps,
         lr_schedule: o.lrSchedule,
-        compression: formatCompression(compression),
+        compression: trainer.compressionSpec,
         seed: o.seed,
         max_steps: o.maxSteps ?? null,
         image_size: o.dataset === 'dogs-vs-cats' ? (o.imageSize ?? 64) : 28,
@@ -175,7 +175,7 @@ export async function runTraining(o: TrainRunOptions, ctx: TrainRunContext = {})
       }
       const plots = (o.plot ?? []).flatMap((p) => p.split(',')).map((p) => p.trim()).filter(Boolean);
       if (plots.length > 0) {
-        const svgs = renderPlots({ title: `${o.dataset} ${o.model}, P=${comm.size}, ${formatCompression(compression)}`, stepsPerEpoch: trainer.stepsPerEpoch, stepLosses: result.stepLosses, epochs: result.epochs }, plots.length);
+        const svgs = renderPlots({ title: `${o.dataset} ${o.model}, P=${comm.size}, ${trainer.compressionSpec}`, stepsPerEpoch: trainer.stepsPerEpoch, stepLosses: result.stepLosses, epochs: result.epochs }, plots.length);
         for (let i = 0; i < plots.length; i++) await writeOut(plots[i]!, svgs[Math.min(i, svgs.length - 1)]!);
         log(`plot${plots.length > 1 ? 's' : ''} written to ${plots.join(', ')}`);
       }

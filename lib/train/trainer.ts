@@ -157,7 +157,6 @@ export class Trainer {
     this.grad = new Float32Array(this.layout.totalSize);
     this.optimizer = new MomentumSGD(this.layout.totalSize, { momentum: o.momentum, weightDecay: o.weightDecay, nesterov: o.nesterov ?? false });
     this.traffic = new TrafficCounter(P);
-    this.strategy = o.strategy ?? new SyncSGD(createCompressor(o.compression ?? { kind: 'none' }, o.comm, o.seed, this.traffic));
     this.schedule = new LrSchedule({
       baseLr: o.lr,
       globalBatch: P * o.batchSize,
@@ -166,7 +165,15 @@ export class Trainer {
       ...(o.warmupSteps !== undefined ? { warmupSteps: o.warmupSteps } : { warmupEpochs: o.warmupEpochs ?? 0 }),
       decay: o.decay ?? 'cosine',
     });
+    const plannedSteps = Math.min(this.schedule.totalSteps, o.maxSteps ?? Infinity);
+    this.strategy = o.strategy ?? new SyncSGD(createCompressor(o.compression ?? { kind: 'none' }, o.comm, o.seed, this.traffic, { totalSteps: plannedSteps }));
     this.state = { comm: o.comm, layout: this.layout, params: this.params, grad: this.grad, optimizer: this.optimizer, traffic: this.traffic, seed: o.seed };
+  }
+
+  /** The effective --compression spelling (e.g. 'powersgd:2:23' with its start step filled in). */
+  get compressionSpec(): string {
+    const c = (this.strategy as { compressor?: { spec?: unknown } }).compressor;
+    return typeof c?.spec === 'string' ? c.spec : formatCompression(this.options.compression ?? { kind: 'none' });
   }
 
   /** Reads the model's variables into the flat parameter vector. */
@@ -274,7 +281,7 @@ export class Trainer {
       step: this.globalStep,
       model: this.model.name,
       worldSize: this.comm.size,
-      meta: { history: this.history, compression: this.options.compression ? formatCompression(this.options.compression) : 'none' },
+      meta: { history: this.history, compression: this.compressionSpec },
     }, arrays);
   }
 

@@ -45,6 +45,10 @@ test('parseCompression accepts the documented spellings and rejects bad ones', (
   t.deepEqual(parseCompression('topk:0.01'), { kind: 'topk', ratio: 0.01 });
   t.deepEqual(parseCompression('powersgd:2'), { kind: 'powersgd', rank: 2 });
   t.deepEqual(parseCompression('powersgd:4:100'), { kind: 'powersgd', rank: 4, startStep: 100 });
+  const [comm] = createFakeGroup(1);
+  t.is(createCompressor(parseCompression('powersgd:2'), comm!, 0, undefined, { totalSteps: 234 }).spec, 'powersgd:2:23', 'default start: 10% of the run');
+  t.is(createCompressor(parseCompression('powersgd:2:0'), comm!, 0, undefined, { totalSteps: 234 }).spec, 'powersgd:2:0');
+  t.is(createCompressor(parseCompression('powersgd:2'), comm!, 0).spec, 'powersgd:2:0');
   for (const bad of ['topk:0', 'topk:2', 'topk:0.1:3', 'powersgd:0', 'powersgd:1.5', 'powersgd:2:-1', 'zip']) t.throws(() => parseCompression(bad));
 });
 

@@ -20,7 +20,8 @@ export type CompressionSpec =
 
 /**
  * Parses `none | fp16 | bf16 | topk[:RATIO] | powersgd[:RANK[:START]]` (defaults: top-k ratio 0.01,
- * PowerSGD rank 2 compressing from step START = 0; before START it all-reduces uncompressed).
+ * PowerSGD rank 2; before step START PowerSGD all-reduces uncompressed, and without START the
+ * compressor's `totalSteps` default applies: 10% of the run, torch's start_powerSGD_iter advice).
  */
 export function parseCompression(text: string): CompressionSpec {
   const s = text.trim().toLowerCase();
@@ -48,18 +49,28 @@ export function parseCompression(text: string): CompressionSpec {
 export function formatCompression(spec: CompressionSpec): string {
   switch (spec.kind) {
     case 'topk': return `topk:${spec.ratio}`;
-    case 'powersgd': return spec.startStep ? `powersgd:${spec.rank}:${spec.startStep}` : `powersgd:${spec.rank}`;
+    case 'powersgd': return spec.startStep !== undefined ? `powersgd:${spec.rank}:${spec.startStep}` : `powersgd:${spec.rank}`;
     default: return spec.kind;
   }
 }
 
-export function createCompressor(spec: CompressionSpec, comm: CommunicatorLike, seed: number, traffic = new TrafficCounter(comm.size)): GradientCompressor {
+export interface CompressorDefaults {
+  /** Planned training steps: PowerSGD without an explicit START compresses from 10% of them on. */
+  totalSteps?: number;
+}
+
+/** PowerSGD's uncompressed start phase when none is given: 10% of the planned steps. */
+export function defaultPowerSgdStart(totalSteps: number | undefined): number {
+  return totalSteps === undefined ? 0 : Math.round(0.1 * totalSteps);
+}
+
+export function createCompressor(spec: CompressionSpec, comm: CommunicatorLike, seed: number, traffic = new TrafficCounter(comm.size), defaults: CompressorDefaults = {}): GradientCompressor {
   const ctx: CompressorContext = { comm, traffic, seed };
   switch (spec.kind) {
     case 'none': return new NoCompression(ctx);
     case 'fp16': return new HalfCompression(ctx, 'float16');
     case 'bf16': return new HalfCompression(ctx, 'bfloat16');
     case 'topk': return new TopKCompression(ctx, spec.ratio);
-    case 'powersgd': return new PowerSgdCompression(ctx, { rank: spec.rank, ...(spec.startStep !== undefined ? { startStep: spec.startStep } : {}) });
+    case 'powersgd': return new PowerSgdCompression(ctx, { rank: spec.rank, startStep: spec.startStep ?? defaultPowerSgdStart(defaults.totalSteps) });
   }
 }

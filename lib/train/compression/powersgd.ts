@@ -75,7 +75,7 @@ export class PowerSgdCompression implements GradientCompressor {
     this.#warmStart = options.warmStart ?? true;
     this.#startStep = options.startStep ?? 0;
     if (!(Number.isInteger(this.#startStep) && this.#startStep >= 0)) throw new RangeError(`PowerSGD start step must be an integer >= 0, got ${this.#startStep}`);
-    this.spec = this.#startStep > 0 ? `powersgd:${options.rank}:${this.#startStep}` : `powersgd:${options.rank}`;
+    this.spec = `powersgd:${options.rank}:${this.#startStep}`;
   }
 
   #plan(bucket: Bucket) {
