@@ -500,11 +500,9 @@ class Runner {
         const recv = b!.subarray(0, n) as NumericArray;
         const next = (rank + 1) % p;
         const prev = (rank - 1 + p) % p;
-        // Ops run one at a time in issue order on each rank, so a send and a recv issued together
-        // would wait for each other across ranks; even ranks send first, odd ranks receive first.
-        const run = rank % 2 === 0
-          ? async () => { await comm.send(send, next, opts); await comm.recv(recv, prev, opts); }
-          : async () => { await comm.recv(recv, prev, opts); await comm.send(send, next, opts); };
+        // Full duplex: point-to-point ops issued together progress together (the runtime batches
+        // consecutive sends/recvs), so every rank sends and receives at the same time.
+        const run = async () => { await Promise.all([comm.send(send, next, opts), comm.recv(recv, prev, opts)]); };
         return {
           bytes: n * ws, count: n, run,
           prepare: () => this.fill(send, 0, n, rank),
