@@ -125,7 +125,7 @@ export async function runTraining(o: TrainRunOptions, ctx: TrainRunContext = {})
         `lr ${o.lr} -> ${trainer.schedule.peakLr.toPrecision(4)} (warmup ${trainer.schedule.warmupSteps} steps, ${o.lrSchedule}), compression ${trainer.compressionSpec}`,
     );
     const result = await trainer.fit();
-    if (result.resumedFromEpoch > 0) log(`resumed from ${o.checkpoint} after epoch ${result.resumedFromEpoch}`);
+    if (result.resumedFromStep > 0) log(`resumed from ${o.checkpoint} at step ${result.resumedFromStep} (${result.resumedFromEpoch} full epoch${result.resumedFromEpoch === 1 ? '' : 's'} done)`);
     const measured = result.epochs.filter((e) => e.steps > 0);
     const report: TrainReport = {
       config: {

@@ -111,6 +111,8 @@ export interface TrainResult {
   stepLosses: Array<{ step: number; loss: number }>;
   skippedFiles: number;
   resumedFromEpoch: number;
+  /** Global step the run resumed at (0 without a resume). */
+  resumedFromStep: number;
   parameters: number;
 }
 
@@ -138,6 +140,7 @@ export class Trainer {
   /** Bucket index of every parameter (forward index). */
   readonly #bucketOfIndex: Int32Array;
   #resumedFrom = 0;
+  #resumedFromStep = 0;
 
   constructor(o: TrainerOptions) {
     if (!Number.isInteger(o.batchSize) || o.batchSize < 1) throw new RangeError(`batch size must be a positive integer, got ${o.batchSize}`);
@@ -263,6 +266,7 @@ export class Trainer {
     this.epochsDone = header.epoch;
     this.globalStep = header.step;
     this.#resumedFrom = header.epoch;
+    this.#resumedFromStep = header.step;
     const hist = header.meta['history'];
     if (Array.isArray(hist)) this.history.push(...(hist as EpochMetrics[]));
   }
@@ -518,6 +522,7 @@ export class Trainer {
       stepLosses: this.stepLosses,
       skippedFiles: skipped[0]!,
       resumedFromEpoch: this.#resumedFrom,
+      resumedFromStep: this.#resumedFromStep,
       parameters: this.layout.totalSize,
     };
   }
