@@ -9,6 +9,10 @@
 #include "common/error.h"
 #include "common/logging.h"
 
+#if defined(__x86_64__)
+#include <emmintrin.h>
+#endif
+
 namespace ringtree {
 
 // ---------------------------------------------------------------- TCP
@@ -86,6 +90,45 @@ size_t TcpStream::peek(const void** p, size_t minBytes) {
 
 // ---------------------------------------------------------------- shared memory
 
+namespace {
+
+// Copies large runs out of a ring with non-temporal stores: the destination is a big user buffer
+// that will not be read again soon, so streaming stores skip the read-for-ownership of every
+// destination line (a third of the memory traffic of a plain copy at DRAM-bound sizes) and keep
+// the ring itself in cache.
+void copyOut(void* dst, const void* src, size_t n, bool large) {
+#if defined(__x86_64__)
+  if (large && n >= 4096) {
+    char* d = static_cast<char*>(dst);
+    const char* s = static_cast<const char*>(src);
+    size_t head = (16 - (reinterpret_cast<uintptr_t>(d) & 15)) & 15;
+    std::memcpy(d, s, head);
+    d += head;
+    s += head;
+    n -= head;
+    size_t blocks = n / 64;
+    for (size_t i = 0; i < blocks; i++) {
+      __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s));
+      __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + 16));
+      __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + 32));
+      __m128i e = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + 48));
+      _mm_stream_si128(reinterpret_cast<__m128i*>(d), a);
+      _mm_stream_si128(reinterpret_cast<__m128i*>(d + 16), b);
+      _mm_stream_si128(reinterpret_cast<__m128i*>(d + 32), c);
+      _mm_stream_si128(reinterpret_cast<__m128i*>(d + 48), e);
+      d += 64;
+      s += 64;
+    }
+    _mm_sfence();
+    std::memcpy(d, s, n - blocks * 64);
+    return;
+  }
+#endif
+  std::memcpy(dst, src, n);
+}
+
+}  // namespace
+
 size_t ShmSendStream::write(const void* p, size_t n) {
   uint64_t head = ring_->head.load(std::memory_order_relaxed);
   uint64_t tail = ring_->tail.load(std::memory_order_acquire);
@@ -109,8 +152,9 @@ size_t ShmRecvStream::read(void* p, size_t n) {
   if (k == 0) return 0;
   size_t off = static_cast<size_t>(tail & (cap_ - 1));
   size_t first = std::min<size_t>(k, cap_ - off);
-  std::memcpy(p, data_ + off, first);
-  if (k > first) std::memcpy(static_cast<char*>(p) + first, data_, k - first);
+  const bool large = n >= (1u << 20);  // the rest of a big message: stream it
+  copyOut(p, data_ + off, first, large);
+  if (k > first) copyOut(static_cast<char*>(p) + first, data_, k - first, large);
   ring_->tail.store(tail + k, std::memory_order_release);
   ringBell(sender_);
   bytesMoved += k;
