@@ -19,6 +19,8 @@ RINGTREE_PARAM(YieldCount, "YIELD_COUNT", 200)
 RINGTREE_PARAM(InlineBytes, "INLINE_BYTES", 1 << 20)
 // An inline attempt hands the op to the progress thread when no byte moved for this long (us)...
 RINGTREE_PARAM(InlineSpinUs, "INLINE_SPIN_US", 10)
+// The same when the op talks to a peer over TCP.
+RINGTREE_PARAM(InlineSpinTcpUs, "INLINE_SPIN_TCP_US", 60)
 // ...or when it has run this long (us): the calling thread is never held longer than this.
 RINGTREE_PARAM(InlineMaxUs, "INLINE_MAX_US", 500)
 // How long (us) the progress thread stays awake (yielding) for the next op before it sleeps.
