@@ -13,6 +13,12 @@
 // Buffers are allocated once at the largest size; every size uses views of them (no allocation in
 // the timed loop).
 import os from 'node:os';
+import {
+  bfloat16BitsToFloat32 as bf16BitsToF32,
+  float16BitsToFloat32 as f16BitsToF32,
+  float32ToBfloat16Bits as f32ToBf16Bits,
+  float32ToFloat16Bits as f32ToF16Bits,
+} from '../train/half.js';
 import type { Communicator } from '../communicator.js';
 import type { Algorithm, DType, NumericArray, ReduceOp } from '../types.js';
 import { formatCeilings, measureCeilings, noiseBetween, readProcStat, type Ceilings } from './ceilings.js';
@@ -88,51 +94,14 @@ interface DTypeInfo {
   opts?: { dtype: 'float16' | 'bfloat16' };
 }
 
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
 
-export function f32ToBf16Bits(v: number): number {
-  f32[0] = v;
-  const x = u32[0]!;
-  if ((x & 0x7fffffff) > 0x7f800000) return 0x7fc0;
-  return ((x + 0x7fff + ((x >>> 16) & 1)) >>> 16) & 0xffff;
-}
-export function bf16BitsToF32(h: number): number {
-  u32[0] = (h & 0xffff) << 16;
-  return f32[0]!;
-}
-export function f32ToF16Bits(v: number): number {
-  f32[0] = v;
-  const x = u32[0]!;
-  const sign = (x >>> 16) & 0x8000;
-  const exp = (x >>> 23) & 0xff;
-  let mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
-  const e = exp - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign;
-    mant |= 0x800000;
-    const shift = 14 - e;
-    let h = mant >>> shift;
-    const rem = mant & ((1 << shift) - 1);
-    const half = 1 << (shift - 1);
-    if (rem > half || (rem === half && (h & 1))) h++;
-    return sign | h;
-  }
-  let h = (e << 10) | (mant >>> 13);
-  const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && (h & 1))) h++; // a carry into the exponent is still right
-  return sign | h;
-}
-export function f16BitsToF32(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >>> 10) & 0x1f;
-  const m = h & 0x3ff;
-  if (e === 0) return s * m * 2 ** -24;
-  if (e === 0x1f) return m ? NaN : s * Infinity;
-  return s * (1 + m / 1024) * 2 ** (e - 15);
-}
+// half-precision conversions: the training layer's (round to nearest even), one implementation
+export {
+  float32ToBfloat16Bits as f32ToBf16Bits,
+  bfloat16BitsToFloat32 as bf16BitsToF32,
+  float32ToFloat16Bits as f32ToF16Bits,
+  float16BitsToFloat32 as f16BitsToF32,
+} from '../train/half.js';
 
 function wrapper<T extends NumericArray>(make: (n: number) => T): (v: number) => number {
   const one = make(1) as unknown as { [i: number]: number };
