@@ -88,7 +88,7 @@ export function collectiveOptions(what: Collective, a: BenchArgs): CollectiveBen
     latency: a.latency,
     ceilings: a.ceilings ?? false,
     timeoutMs: a['timeout-ms'],
-    commandLine: process.argv.slice(1).join(' '),
+    commandLine: process.argv.slice(1).map(shortPath).join(' '),
   };
 }
 
@@ -167,6 +167,12 @@ async function runVsMpiCommand(a: BenchArgs): Promise<void> {
     quietWait: a['quiet-wait'],
   });
   if (r.wrongTotal) process.exitCode = 1;
+}
+
+/** A path relative to the working folder when it lies inside it (no machine paths in reports). */
+function shortPath(arg: string): string {
+  const cwd = process.cwd() + '/';
+  return arg.startsWith(cwd) ? arg.slice(cwd.length) : arg;
 }
 
 export const benchCommand: CommandModule<object, BenchArgs> = {

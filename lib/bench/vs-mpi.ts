@@ -134,7 +134,7 @@ function runLogged(cmd: string[], log: string, env: NodeJS.ProcessEnv, timeoutMs
     const timer = setTimeout(() => { output += `\n[vs-mpi] timed out after ${timeoutMs} ms; killing\n`; child.kill('SIGTERM'); }, timeoutMs);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      writeFileSync(log, `$ ${cmd.join(' ')}\n${output}`);
+      writeFileSync(log, `$ ${cmd.map((a) => a.split(process.cwd() + '/').join('').split(os.tmpdir()).join('$TMPDIR')).join(' ')}\n${output}`);
       resolve({ rc: code ?? (signal ? 128 : null), wallS: (performance.now() - t0) / 1e3, output });
     });
   });
