@@ -293,29 +293,26 @@ export class Communicator implements CommunicatorLike, AsyncDisposable {
 
   /** Sends `buf` to `peer`; matched by the peer's recv with the same tag (messages of one tag arrive in order). */
   send<T extends NumericArray>(buf: T, peer: number, options: P2POptions = {}): Promise<T> {
-    const ctx = { op: 'send', rank: this.rank, peer };
-    return this.#run(ctx, () => {
-      const opts = this.#checkOptions(options, ctx);
-      const dtype = dtypeOf(buf, opts.dtype, 'buffer', ctx);
-      this.#checkPeer(peer, ctx);
-      const tag = this.#checkTag(opts.tag, ctx);
-      return {
-        issue: { op: 'send', dtype, redop: 'sum', algorithm: 'auto', root: 0, peer, tag, count: buf.length, input: buf, output: null, options: opts },
-        result: buf,
-      };
-    });
+    return this.#pointToPoint('send', buf, peer, options);
   }
 
   /** Receives into `buf` from `peer` (the message must have exactly buf.byteLength bytes). */
   recv<T extends NumericArray>(buf: T, peer: number, options: P2POptions = {}): Promise<T> {
-    const ctx = { op: 'recv', rank: this.rank, peer };
+    return this.#pointToPoint('recv', buf, peer, options);
+  }
+
+  #pointToPoint<T extends NumericArray>(op: 'send' | 'recv', buf: T, peer: number, options: P2POptions): Promise<T> {
+    const ctx = { op, rank: this.rank, peer };
     return this.#run(ctx, () => {
       const opts = this.#checkOptions(options, ctx);
       const dtype = dtypeOf(buf, opts.dtype, 'buffer', ctx);
       this.#checkPeer(peer, ctx);
       const tag = this.#checkTag(opts.tag, ctx);
       return {
-        issue: { op: 'recv', dtype, redop: 'sum', algorithm: 'auto', root: 0, peer, tag, count: buf.length, input: null, output: buf, options: opts },
+        issue: {
+          op, dtype, redop: 'sum', algorithm: 'auto', root: 0, peer, tag, count: buf.length,
+          input: op === 'send' ? buf : null, output: op === 'recv' ? buf : null, options: opts,
+        },
         result: buf,
       };
     });
