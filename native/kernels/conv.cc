@@ -222,22 +222,16 @@ void depthwise_conv2d(const ConvGeom& g, const float* x, const float* w, float* 
     for (int ox = 0; ox < g.out_w; ++ox) {
       float* out = y + ((static_cast<long>(b) * g.out_h + oy) * g.out_w + ox) * OC;
       std::memset(out, 0, sizeof(float) * OC);
-      for (int fy = 0; fy < g.f_h; ++fy) {
-        int iy = oy * g.stride_h - g.pad_top + fy * g.dil_h;
-        if (iy < 0 || iy >= g.in_h) continue;
-        for (int fx = 0; fx < g.f_w; ++fx) {
-          int ix = ox * g.stride_w - g.pad_left + fx * g.dil_w;
-          if (ix < 0 || ix >= g.in_w) continue;
-          const float* xp = xb + (static_cast<long>(iy) * g.in_w + ix) * C;
-          const float* wp = w + (static_cast<long>(fy) * g.f_w + fx) * OC;
-          if (mult == 1) {
-            for (int c = 0; c < C; ++c) out[c] += xp[c] * wp[c];
-          } else {
-            for (int c = 0; c < C; ++c)
-              for (int q = 0; q < mult; ++q) out[c * mult + q] += xp[c] * wp[c * mult + q];
-          }
+      for_each_tap(g, oy, ox, [&](long pixel, int fy, int fx) {
+        const float* xp = xb + pixel * C;
+        const float* wp = w + (static_cast<long>(fy) * g.f_w + fx) * OC;
+        if (mult == 1) {
+          for (int c = 0; c < C; ++c) out[c] += xp[c] * wp[c];
+        } else {
+          for (int c = 0; c < C; ++c)
+            for (int q = 0; q < mult; ++q) out[c * mult + q] += xp[c] * wp[c * mult + q];
         }
-      }
+      });
     }
   });
 }
@@ -251,25 +245,19 @@ void depthwise_backprop_input(const ConvGeom& g, const float* dy, const float* w
     for (int oy = 0; oy < g.out_h; ++oy)
       for (int ox = 0; ox < g.out_w; ++ox) {
         const float* d = dy + ((static_cast<long>(b) * g.out_h + oy) * g.out_w + ox) * OC;
-        for (int fy = 0; fy < g.f_h; ++fy) {
-          int iy = oy * g.stride_h - g.pad_top + fy * g.dil_h;
-          if (iy < 0 || iy >= g.in_h) continue;
-          for (int fx = 0; fx < g.f_w; ++fx) {
-            int ix = ox * g.stride_w - g.pad_left + fx * g.dil_w;
-            if (ix < 0 || ix >= g.in_w) continue;
-            float* xp = dxb + (static_cast<long>(iy) * g.in_w + ix) * C;
-            const float* wp = w + (static_cast<long>(fy) * g.f_w + fx) * OC;
-            if (mult == 1) {
-              for (int c = 0; c < C; ++c) xp[c] += d[c] * wp[c];
-            } else {
-              for (int c = 0; c < C; ++c) {
-                float s = 0.f;
-                for (int q = 0; q < mult; ++q) s += d[c * mult + q] * wp[c * mult + q];
-                xp[c] += s;
-              }
+        for_each_tap(g, oy, ox, [&](long pixel, int fy, int fx) {
+          float* xp = dxb + pixel * C;
+          const float* wp = w + (static_cast<long>(fy) * g.f_w + fx) * OC;
+          if (mult == 1) {
+            for (int c = 0; c < C; ++c) xp[c] += d[c] * wp[c];
+          } else {
+            for (int c = 0; c < C; ++c) {
+              float s = 0.f;
+              for (int q = 0; q < mult; ++q) s += d[c * mult + q] * wp[c * mult + q];
+              xp[c] += s;
             }
           }
-        }
+        });
       }
   });
 }
@@ -288,22 +276,16 @@ void depthwise_backprop_filter(const ConvGeom& g, const float* x, const float* d
       for (int oy = 0; oy < g.out_h; ++oy)
         for (int ox = 0; ox < g.out_w; ++ox) {
           const float* d = dy + ((static_cast<long>(b) * g.out_h + oy) * g.out_w + ox) * OC;
-          for (int fy = 0; fy < g.f_h; ++fy) {
-            int iy = oy * g.stride_h - g.pad_top + fy * g.dil_h;
-            if (iy < 0 || iy >= g.in_h) continue;
-            for (int fx = 0; fx < g.f_w; ++fx) {
-              int ix = ox * g.stride_w - g.pad_left + fx * g.dil_w;
-              if (ix < 0 || ix >= g.in_w) continue;
-              const float* xp = xb + (static_cast<long>(iy) * g.in_w + ix) * C;
-              float* wp = a + (static_cast<long>(fy) * g.f_w + fx) * OC;
-              if (mult == 1) {
-                for (int c = 0; c < C; ++c) wp[c] += xp[c] * d[c];
-              } else {
-                for (int c = 0; c < C; ++c)
-                  for (int q = 0; q < mult; ++q) wp[c * mult + q] += xp[c] * d[c * mult + q];
-              }
+          for_each_tap(g, oy, ox, [&](long pixel, int fy, int fx) {
+            const float* xp = xb + pixel * C;
+            float* wp = a + (static_cast<long>(fy) * g.f_w + fx) * OC;
+            if (mult == 1) {
+              for (int c = 0; c < C; ++c) wp[c] += xp[c] * d[c];
+            } else {
+              for (int c = 0; c < C; ++c)
+                for (int q = 0; q < mult; ++q) wp[c * mult + q] += xp[c] * d[c * mult + q];
             }
-          }
+          });
         }
     }
   });

@@ -14,6 +14,22 @@ struct ConvGeom {
   int pad_top, pad_left;
 };
 
+// Calls fn(pixel, fy, fx) for every in-bounds tap of the window of output (oy, ox); pixel is the
+// input pixel's index iy * in_w + ix (times the channel count for an NHWC offset). The one place
+// the convolution/pooling window geometry (stride, padding, dilation, bounds) is spelled out.
+template <typename Fn>
+inline void for_each_tap(const ConvGeom& g, int oy, int ox, Fn&& fn) {
+  for (int fy = 0; fy < g.f_h; ++fy) {
+    const int iy = oy * g.stride_h - g.pad_top + fy * g.dil_h;
+    if (iy < 0 || iy >= g.in_h) continue;
+    for (int fx = 0; fx < g.f_w; ++fx) {
+      const int ix = ox * g.stride_w - g.pad_left + fx * g.dil_w;
+      if (ix < 0 || ix >= g.in_w) continue;
+      fn(static_cast<long>(iy) * g.in_w + ix, fy, fx);
+    }
+  }
+}
+
 enum Activation { kLinear = 0, kRelu = 1 };
 
 // Conv2D (filter [fh, fw, in_c, out_c]); bias optional ([out_c]), activation linear or relu.

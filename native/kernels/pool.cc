@@ -20,16 +20,10 @@ void max_pool(const ConvGeom& g, const float* x, float* y) {
     for (int ox = 0; ox < g.out_w; ++ox) {
       float* out = y + ((static_cast<long>(b) * g.out_h + oy) * g.out_w + ox) * C;
       for (int c = 0; c < C; ++c) out[c] = -std::numeric_limits<float>::infinity();
-      for (int fy = 0; fy < g.f_h; ++fy) {
-        int iy = oy * g.stride_h - g.pad_top + fy * g.dil_h;
-        if (iy < 0 || iy >= g.in_h) continue;
-        for (int fx = 0; fx < g.f_w; ++fx) {
-          int ix = ox * g.stride_w - g.pad_left + fx * g.dil_w;
-          if (ix < 0 || ix >= g.in_w) continue;
-          const float* xp = xb + (static_cast<long>(iy) * g.in_w + ix) * C;
-          for (int c = 0; c < C; ++c) out[c] = xp[c] > out[c] ? xp[c] : out[c];
-        }
-      }
+      for_each_tap(g, oy, ox, [&](long pixel, int, int) {
+        const float* xp = xb + pixel * C;
+        for (int c = 0; c < C; ++c) out[c] = xp[c] > out[c] ? xp[c] : out[c];
+      });
     }
   });
 }
@@ -44,17 +38,11 @@ void avg_pool(const ConvGeom& g, const float* x, float* y) {
       float* out = y + ((static_cast<long>(b) * g.out_h + oy) * g.out_w + ox) * C;
       std::memset(sum, 0, sizeof(float) * C);
       int count = 0;
-      for (int fy = 0; fy < g.f_h; ++fy) {
-        int iy = oy * g.stride_h - g.pad_top + fy * g.dil_h;
-        if (iy < 0 || iy >= g.in_h) continue;
-        for (int fx = 0; fx < g.f_w; ++fx) {
-          int ix = ox * g.stride_w - g.pad_left + fx * g.dil_w;
-          if (ix < 0 || ix >= g.in_w) continue;
-          const float* xp = xb + (static_cast<long>(iy) * g.in_w + ix) * C;
-          for (int c = 0; c < C; ++c) sum[c] += xp[c];
-          ++count;
-        }
-      }
+      for_each_tap(g, oy, ox, [&](long pixel, int, int) {
+        const float* xp = xb + pixel * C;
+        for (int c = 0; c < C; ++c) sum[c] += xp[c];
+        ++count;
+      });
       for (int c = 0; c < C; ++c) out[c] = sum[c] / static_cast<float>(count);
     }
   });
@@ -125,21 +113,15 @@ void max_pool_with_positions(const ConvGeom& g, const float* x, float* y, int32_
       float* __restrict out = y + o;
       int32_t* __restrict p = pos + o;
       for (int c = 0; c < C; ++c) { out[c] = -std::numeric_limits<float>::infinity(); p[c] = -1; }
-      for (int fy = 0; fy < g.f_h; ++fy) {
-        int iy = oy * g.stride_h - g.pad_top + fy * g.dil_h;
-        if (iy < 0 || iy >= g.in_h) continue;
-        for (int fx = 0; fx < g.f_w; ++fx) {
-          int ix = ox * g.stride_w - g.pad_left + fx * g.dil_w;
-          if (ix < 0 || ix >= g.in_w) continue;
-          const int32_t off = (iy * g.in_w + ix) * C;
-          const float* __restrict xp = xb + off;
-          for (int c = 0; c < C; ++c) {  // first strictly larger value wins, as in tfjs
-            int32_t gt = -static_cast<int32_t>(xp[c] > out[c]);
-            out[c] = xp[c] > out[c] ? xp[c] : out[c];
-            p[c] = (gt & (off + c)) | (~gt & p[c]);
-          }
+      for_each_tap(g, oy, ox, [&](long pixel, int, int) {
+        const int32_t off = static_cast<int32_t>(pixel * C);
+        const float* __restrict xp = xb + off;
+        for (int c = 0; c < C; ++c) {  // first strictly larger value wins, as in tfjs
+          int32_t gt = -static_cast<int32_t>(xp[c] > out[c]);
+          out[c] = xp[c] > out[c] ? xp[c] : out[c];
+          p[c] = (gt & (off + c)) | (~gt & p[c]);
         }
-      }
+      });
     }
   });
 }
@@ -168,16 +150,10 @@ void avg_pool_grad(const ConvGeom& g, const float* dy, float* dx) {
     for (int oy = 0; oy < g.out_h; ++oy)
       for (int ox = 0; ox < g.out_w; ++ox) {
         const float* d = dy + ((static_cast<long>(b) * g.out_h + oy) * g.out_w + ox) * C;
-        for (int fy = 0; fy < g.f_h; ++fy) {
-          int iy = oy * g.stride_h - g.pad_top + fy * g.dil_h;
-          if (iy < 0 || iy >= g.in_h) continue;
-          for (int fx = 0; fx < g.f_w; ++fx) {
-            int ix = ox * g.stride_w - g.pad_left + fx * g.dil_w;
-            if (ix < 0 || ix >= g.in_w) continue;
-            float* xp = dxb + (static_cast<long>(iy) * g.in_w + ix) * C;
-            for (int c = 0; c < C; ++c) xp[c] += d[c] * scale;
-          }
-        }
+        for_each_tap(g, oy, ox, [&](long pixel, int, int) {
+          float* xp = dxb + pixel * C;
+          for (int c = 0; c < C; ++c) xp[c] += d[c] * scale;
+        });
       }
   });
 }
