@@ -5,17 +5,9 @@
 
 import fs from 'node:fs';
 import test from 'ava';
-import { nodeRank, reapAll, runRingrun, startRingrun, waitUntilNoneTagged } from '../helpers/launcher.js';
+import { nodeRank, reapAll, results, runRingrun, startRingrun, waitUntilNoneTagged } from '../helpers/launcher.js';
 
 test.after.always(reapAll);
-
-function results(stdout: string): Array<Record<string, unknown>> {
-  return stdout
-    .split('\n')
-    .filter((l) => l.includes('RESULT '))
-    .map((l) => JSON.parse(l.slice(l.indexOf('RESULT ') + 7)) as Record<string, unknown>)
-    .sort((a, b) => (a.rank as number) - (b.rank as number));
-}
 
 test.serial('exit code is 0 when all ranks succeed, else the first failing rank\'s code', async (t) => {
   const ok = await runRingrun(['-np', '2', ...nodeRank('0')]);

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
-import { nodeRank, processesWithTag, reapAll, repoRoot, runRingrun, startRingrun } from '../helpers/launcher.js';
+import { nodeRank, processesWithTag, reapAll, repoRoot, results, runRingrun, startRingrun } from '../helpers/launcher.js';
 import { createTopology, netnsRsh, netnsUnavailable, pidsInside, type Topology } from '../helpers/netns.js';
 
 const unavailable = netnsUnavailable();
@@ -28,14 +28,6 @@ if (!unavailable) {
 }
 
 const storeRank = path.join(repoRoot, 'dist/test/cli/_workers/store-rank.js');
-
-function results(stdout: string): Array<Record<string, unknown>> {
-  return stdout
-    .split('\n')
-    .filter((l) => l.includes('RESULT '))
-    .map((l) => JSON.parse(l.slice(l.indexOf('RESULT ') + 7)) as Record<string, unknown>)
-    .sort((a, b) => (a.rank as number) - (b.rank as number));
-}
 
 type Body = (t: import('ava').ExecutionContext, topo: Topology) => Promise<void>;
 

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import { firstNonLoopbackIPv4 } from '../../lib/launcher/launch.js';
-import { nodeRank, reapAll, repoRoot, ringtreeJs, runRingrun } from '../helpers/launcher.js';
+import { nodeRank, reapAll, repoRoot, results, ringtreeJs, runRingrun } from '../helpers/launcher.js';
 
 test.after.always(reapAll);
 
@@ -16,14 +16,6 @@ const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ringrun-test-'));
 test.after.always(() => fs.rmSync(tmpDir, { recursive: true, force: true }));
 
 const storeRank = path.join(repoRoot, 'dist/test/cli/_workers/store-rank.js');
-
-function results(stdout: string): Array<Record<string, unknown>> {
-  return stdout
-    .split('\n')
-    .filter((l) => l.includes('RESULT '))
-    .map((l) => JSON.parse(l.slice(l.indexOf('RESULT ') + 7)) as Record<string, unknown>)
-    .sort((a, b) => (a.rank as number) - (b.rank as number));
-}
 
 const contractNames = [
   'RINGTREE_RANK', 'RINGTREE_WORLD_SIZE', 'RINGTREE_LOCAL_RANK', 'RINGTREE_LOCAL_WORLD_SIZE', 'RINGTREE_STORE',

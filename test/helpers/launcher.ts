@@ -169,3 +169,12 @@ export function runRingrun(args: readonly string[], opts: RunOptions = {}): Prom
 export function nodeRank(code: string): string[] {
   return [process.execPath, '-e', code];
 }
+
+/** The `RESULT {json}` lines rank scripts print, parsed and ordered by rank. */
+export function results(stdout: string): Array<Record<string, unknown>> {
+  return stdout
+    .split('\n')
+    .filter((l) => l.includes('RESULT '))
+    .map((l) => JSON.parse(l.slice(l.indexOf('RESULT ') + 7)) as Record<string, unknown>)
+    .sort((a, b) => (a.rank as number) - (b.rank as number));
+}
