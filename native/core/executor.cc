@@ -141,15 +141,20 @@ bool Executor::progressSend(Req& r) {
   // header early: their payload bytes carry the dependency.
   if (r.bytes == 0 && r.dep && !r.dep->complete) return false;
   constexpr size_t kPackLimit = 4096;
-  if (r.packed.empty() && r.hdrDone == 0 && r.bytes + r.pad <= kPackLimit && depLimit(r) >= r.bytes) {
-    r.packed.resize(kHdr + r.bytes + r.pad);
-    std::memcpy(r.packed.data(), &r.hdr, kHdr);
-    if (r.bytes) std::memcpy(r.packed.data() + kHdr, r.src, r.bytes);
-    std::memset(r.packed.data() + kHdr + r.bytes, 0, r.pad);
+  if (r.packedSize == 0 && r.hdrDone == 0 && r.bytes + r.pad <= kPackLimit && depLimit(r) >= r.bytes) {
+    // one contiguous write; the pair's per-channel buffer is free: only the head request of a
+    // stream ever writes, and it finishes before the next one starts
+    std::vector<char>& buf = comm_.pair(r.peer).packBuf[r.channel];
+    r.packedSize = kHdr + r.bytes + r.pad;
+    if (buf.size() < r.packedSize) buf.resize(kHdr + kPackLimit);
+    std::memcpy(buf.data(), &r.hdr, kHdr);
+    if (r.bytes) std::memcpy(buf.data() + kHdr, r.src, r.bytes);
+    std::memset(buf.data() + kHdr + r.bytes, 0, r.pad);
   }
-  if (!r.packed.empty()) {
-    while (r.packedDone < r.packed.size()) {
-      size_t k = s.write(r.packed.data() + r.packedDone, r.packed.size() - r.packedDone);
+  if (r.packedSize != 0) {
+    const char* packed = comm_.pair(r.peer).packBuf[r.channel].data();
+    while (r.packedDone < r.packedSize) {
+      size_t k = s.write(packed + r.packedDone, r.packedSize - r.packedDone);
       if (k == 0) return progressed;
       r.packedDone += k;
       progressed = true;

@@ -71,7 +71,7 @@ struct Req {
   bool complete = false;
   // small messages go out as one contiguous write [header | payload | pad] (one syscall / one
   // ring publish instead of three)
-  std::vector<char> packed;
+  size_t packedSize = 0;  // bytes of [header | payload | pad] staged in Pair::packBuf
   size_t packedDone = 0;
   // point-to-point: a message with another tag arrived first and is being read into the stash
   bool stashing = false;

@@ -43,6 +43,7 @@ struct Pair {
   std::unique_ptr<Stream> recv[kNumChannels];
   SegmentHeader* peerHeader = nullptr;           // shm: the peer's doorbell/dead flag
   std::unique_ptr<ShmSegment> peerSegment;       // shm: the peer's mapped segment
+  std::vector<char> packBuf[kNumChannels];     // small messages packed for one write
   std::deque<StashedMessage> stash;              // p2p messages that arrived before their recv
   std::string address;                           // host:port, for messages
 };
