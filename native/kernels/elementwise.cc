@@ -8,6 +8,7 @@
 #include "kernels/gemm.h"
 #include "kernels/kernels.h"
 #include "kernels/scratch.h"
+#include "kernels/simd.h"
 #include "kernels/threadpool.h"
 
 namespace ringtree::kernels {
@@ -34,21 +35,59 @@ struct MaxOp {
   }
 };
 
+// Span loops (multiversioned; see simd.h). out never aliases an input: outputs are fresh buffers.
+template <typename Op>
+RINGTREE_SIMD void span_vv(const float* __restrict a, const float* __restrict b, float* __restrict out, long n) {
+  for (long i = 0; i < n; ++i) out[i] = Op::f(a[i], b[i]);
+}
+template <typename Op>
+RINGTREE_SIMD void span_vs(const float* __restrict a, float bv, float* __restrict out, long n) {
+  for (long i = 0; i < n; ++i) out[i] = Op::f(a[i], bv);
+}
+template <typename Op>
+RINGTREE_SIMD void span_sv(float av, const float* __restrict b, float* __restrict out, long n) {
+  for (long i = 0; i < n; ++i) out[i] = Op::f(av, b[i]);
+}
+
+// A period-`inner` operand (a trailing broadcast such as a bias) repeated into a pattern of whole
+// periods at least kPattern long, so the broadcast runs as long same-shape spans against it.
+constexpr long kPattern = 1024;
+
 template <typename Op>
 void binary_t(const float* a, bool ao, bool ai, const float* b, bool bo, bool bi, long outer, long inner, float* out) {
+  const long n = outer * inner;
   if (ao && ai && bo && bi) {
-    par_range(outer * inner, [&](long s, long e) { for (long i = s; i < e; ++i) out[i] = Op::f(a[i], b[i]); });
+    par_range(n, [&](long s, long e) { span_vv<Op>(a + s, b + s, out + s, e - s); });
     return;
   }
   if (ao && ai && !bo && !bi) {
     float bv = b[0];
-    par_range(outer * inner, [&](long s, long e) { for (long i = s; i < e; ++i) out[i] = Op::f(a[i], bv); });
+    par_range(n, [&](long s, long e) { span_vs<Op>(a + s, bv, out + s, e - s); });
     return;
   }
   if (!ao && !ai && bo && bi) {
     float av = a[0];
-    par_range(outer * inner, [&](long s, long e) { for (long i = s; i < e; ++i) out[i] = Op::f(av, b[i]); });
+    par_range(n, [&](long s, long e) { span_sv<Op>(av, b + s, out + s, e - s); });
     return;
+  }
+  // Full operand against a trailing broadcast ([outer, inner] op [inner]) with a short period.
+  const bool a_full = ao && ai, b_full = bo && bi;
+  if ((a_full && !bo && bi) || (b_full && !ao && ai)) {
+    if (inner <= kPattern / 4 && outer > 1) {
+      const long reps = (kPattern + inner - 1) / inner, period = reps * inner;
+      const float* per = a_full ? b : a;
+      par_range(n, [&](long s, long e) {
+        // s is a multiple of kGrain, not of inner: the pattern starts at phase s % inner.
+        float* pat = thread_scratch(1, static_cast<size_t>(period));
+        for (long j = 0; j < period; ++j) pat[j] = per[(s + j) % inner];
+        for (long i = s; i < e; i += period) {
+          long len = std::min(period, e - i);
+          if (a_full) span_vv<Op>(a + i, pat, out + i, len);
+          else span_vv<Op>(pat, b + i, out + i, len);
+        }
+      });
+      return;
+    }
   }
   long la = ai ? inner : 1, lb = bi ? inner : 1;
   auto rows = [&](long o0, long o1) {
@@ -56,9 +95,9 @@ void binary_t(const float* a, bool ao, bool ai, const float* b, bool bo, bool bi
       const float* ap = a + (ao ? o * la : 0);
       const float* bp = b + (bo ? o * lb : 0);
       float* op = out + o * inner;
-      if (ai && bi) for (long j = 0; j < inner; ++j) op[j] = Op::f(ap[j], bp[j]);
-      else if (ai) { float bv = bp[0]; for (long j = 0; j < inner; ++j) op[j] = Op::f(ap[j], bv); }
-      else if (bi) { float av = ap[0]; for (long j = 0; j < inner; ++j) op[j] = Op::f(av, bp[j]); }
+      if (ai && bi) span_vv<Op>(ap, bp, op, inner);
+      else if (ai) span_vs<Op>(ap, bp[0], op, inner);
+      else if (bi) span_sv<Op>(ap[0], bp, op, inner);
       else { float v = Op::f(ap[0], bp[0]); for (long j = 0; j < inner; ++j) op[j] = v; }
     }
   };
@@ -66,6 +105,48 @@ void binary_t(const float* a, bool ao, bool ai, const float* b, bool bo, bool bi
   long tasks = (outer + rows_per_task - 1) / rows_per_task;
   if (tasks <= 1 || num_threads() <= 1) { rows(0, outer); return; }
   parallel_for(static_cast<int>(tasks), [&](int t) { rows(t * rows_per_task, std::min(outer, (t + 1) * rows_per_task)); });
+}
+
+RINGTREE_SIMD void relu_span(const float* __restrict x, float* __restrict out, long n) {
+  for (long i = 0; i < n; ++i) out[i] = x[i] < 0.f ? 0.f : x[i];
+}
+
+// v > 0 -> 1, NaN -> NaN (the input's bits), else alpha; selects through bit masks so it vectorizes.
+RINGTREE_SIMD void step_span(const float* __restrict x, float alpha, float* __restrict out, long n) {
+  uint32_t one_b, alpha_b;
+  float one = 1.f;
+  std::memcpy(&one_b, &one, 4);
+  std::memcpy(&alpha_b, &alpha, 4);
+  for (long i = 0; i < n; ++i) {
+    float v = x[i];
+    uint32_t xb;
+    std::memcpy(&xb, &v, 4);
+    uint32_t pos = 0u - static_cast<uint32_t>(v > 0.f);
+    uint32_t nan = 0u - static_cast<uint32_t>(v != v);
+    uint32_t r = (pos & one_b) | (~pos & alpha_b);
+    r = (nan & xb) | (~nan & r);
+    std::memcpy(&out[i], &r, 4);
+  }
+}
+
+RINGTREE_SIMD void neg_span(const float* __restrict x, float* __restrict out, long n) {
+  for (long i = 0; i < n; ++i) out[i] = -x[i];
+}
+RINGTREE_SIMD void square_span(const float* __restrict x, float* __restrict out, long n) {
+  for (long i = 0; i < n; ++i) out[i] = x[i] * x[i];
+}
+RINGTREE_SIMD void sqrt_span(const float* __restrict x, float* __restrict out, long n) {
+  for (long i = 0; i < n; ++i) out[i] = std::sqrt(x[i]);
+}
+
+// acc[j] += row[j] (or row[j] / n) for a block of columns: each column keeps its sequential order.
+RINGTREE_SIMD void acc_rows(const float* __restrict p, long reduce, long inner, long width, bool mean, float n,
+                            double* __restrict acc) {
+  for (long r = 0; r < reduce; ++r) {
+    const float* __restrict row = p + r * inner;
+    if (mean) for (long j = 0; j < width; ++j) acc[j] += static_cast<float>(row[j] / n);
+    else for (long j = 0; j < width; ++j) acc[j] += row[j];
+  }
 }
 
 }  // namespace
@@ -84,35 +165,19 @@ void binary(int op, const float* a, bool ao, bool ai, const float* b, bool bo, b
 void unary(int op, const float* x, long n, float alpha, float* out) {
   par_range(n, [&](long s, long e) {
     switch (op) {
-      case kRelu_: for (long i = s; i < e; ++i) out[i] = x[i] < 0.f ? 0.f : x[i]; break;
+      case kRelu_: relu_span(x + s, out + s, e - s); break;
       case kRelu6:
         for (long i = s; i < e; ++i) {
           float v = x[i], r = v < 0.f ? 0.f : (v > 6.f ? 6.f : v);
           out[i] = v != v ? v : r;  // NaN stays NaN
         }
         break;
-      case kStep: {
-        // select through bit masks (branch-free, vectorizes): v > 0 -> 1, NaN -> NaN, else alpha
-        uint32_t one_b, alpha_b;
-        float one = 1.f;
-        std::memcpy(&one_b, &one, 4);
-        std::memcpy(&alpha_b, &alpha, 4);
-        const uint32_t* __restrict xb = reinterpret_cast<const uint32_t*>(x);
-        uint32_t* __restrict ob = reinterpret_cast<uint32_t*>(out);
-        for (long i = s; i < e; ++i) {
-          float v = x[i];
-          uint32_t pos = 0u - static_cast<uint32_t>(v > 0.f);
-          uint32_t nan = 0u - static_cast<uint32_t>(v != v);
-          uint32_t r = (pos & one_b) | (~pos & alpha_b);
-          ob[i] = (nan & xb[i]) | (~nan & r);
-        }
-        break;
-      }
+      case kStep: step_span(x + s, alpha, out + s, e - s); break;
       case kExp: for (long i = s; i < e; ++i) out[i] = static_cast<float>(std::exp(static_cast<double>(x[i]))); break;
       case kLog: for (long i = s; i < e; ++i) out[i] = static_cast<float>(std::log(static_cast<double>(x[i]))); break;
-      case kNeg: for (long i = s; i < e; ++i) out[i] = -x[i]; break;
-      case kSquare: for (long i = s; i < e; ++i) out[i] = x[i] * x[i]; break;
-      case kSqrt: for (long i = s; i < e; ++i) out[i] = std::sqrt(x[i]); break;
+      case kNeg: neg_span(x + s, out + s, e - s); break;
+      case kSquare: square_span(x + s, out + s, e - s); break;
+      case kSqrt: sqrt_span(x + s, out + s, e - s); break;
     }
   });
 }
@@ -156,12 +221,7 @@ void reduce_sum(const float* x, long outer, long reduce, long inner, bool mean, 
     long o = t / blocks, j0 = (t % blocks) * kBlock, j1 = std::min(inner, j0 + kBlock);
     double acc[kBlock];
     for (long j = 0; j < j1 - j0; ++j) acc[j] = 0;
-    const float* p = x + o * reduce * inner;
-    for (long r = 0; r < reduce; ++r) {
-      const float* row = p + r * inner + j0;
-      if (mean) for (long j = 0; j < j1 - j0; ++j) acc[j] += static_cast<float>(row[j] / n);
-      else for (long j = 0; j < j1 - j0; ++j) acc[j] += row[j];
-    }
+    acc_rows(x + o * reduce * inner + j0, reduce, inner, j1 - j0, mean, n, acc);
     for (long j = 0; j < j1 - j0; ++j) out[o * inner + j0 + j] = static_cast<float>(acc[j]);
   };
   if (tasks <= 1 || num_threads() <= 1 || outer * reduce * inner < kGrain) { for (long t = 0; t < tasks; ++t) task(t); }

@@ -28,6 +28,8 @@ export interface Spec {
   lo?: number;
   hi?: number;
   dtype?: 'float32' | 'int32';
+  /** Round the values to integers (still float32): ties for max pools. */
+  round?: boolean;
 }
 
 export interface CaseResult {
@@ -67,7 +69,9 @@ export async function compare(
   const data = specs.map((s, i) =>
     s.dtype === 'int32'
       ? Int32Array.from(rand(size(s.shape), seed + i, -10, 10), (v) => Math.round(v))
-      : rand(size(s.shape), seed + i, s.lo ?? -1, s.hi ?? 1));
+      : s.round
+        ? rand(size(s.shape), seed + i, s.lo ?? -1, s.hi ?? 1).map(Math.round)
+        : rand(size(s.shape), seed + i, s.lo ?? -1, s.hi ?? 1));
   const run = (backend: string): Float32Array[] | Int32Array[] => {
     tf.setBackend(backend);
     return tf.tidy(() => {

@@ -28,9 +28,10 @@ const dw = (x: number[], f: number[], s: number | [number, number], pad: 'same' 
   expectNative: grad ? ['DepthwiseConv2dNative', 'DepthwiseConv2dNativeBackpropInput', 'DepthwiseConv2dNativeBackpropFilter'] : ['DepthwiseConv2dNative'],
 });
 
-const pool = (kind: 'max' | 'avg', x: number[], f: number | [number, number], s: number | [number, number], pad: 'same' | 'valid', relu = false): Case => ({
-  name: `${kind}Pool x${JSON.stringify(x)} f${JSON.stringify(f)} s${JSON.stringify(s)} ${pad}${relu ? ' (ties)' : ''}`,
-  specs: [{ shape: x }],
+const pool = (kind: 'max' | 'avg', x: number[], f: number | [number, number], s: number | [number, number], pad: 'same' | 'valid', relu = false,
+  ties = false): Case => ({
+  name: `${kind}Pool x${JSON.stringify(x)} f${JSON.stringify(f)} s${JSON.stringify(s)} ${pad}${relu ? ' (relu ties)' : ''}${ties ? ' (integer ties)' : ''}`,
+  specs: [{ shape: x, ...(ties ? { lo: -2, hi: 2, round: true } : {}) }],
   fn: (tf) => (a) => {
     const i = relu ? tf.relu(a) : a;
     return kind === 'max' ? tf.maxPool(i as Tf4, f, s, pad) : tf.avgPool(i as Tf4, f, s, pad);
@@ -108,6 +109,13 @@ const cases: Case[] = [
   pool('max', [2, 9, 9, 3], 3, 2, 'same'),
   pool('max', [2, 7, 9, 5], 3, 1, 'same'),
   pool('max', [2, 8, 8, 3], [3, 2], [2, 1], 'valid', true),
+  // windows that tile the input exactly take a one-pass path (C = 16 is two AVX2 vectors)
+  pool('max', [3, 12, 10, 16], 2, 2, 'valid'),
+  pool('max', [3, 12, 10, 16], 2, 2, 'valid', false, true),
+  pool('max', [2, 6, 9, 4], 3, 3, 'valid', false, true),
+  pool('max', [2, 8, 8, 3], 2, 2, 'same', false, true),
+  pool('max', [2, 9, 8, 5], 2, 2, 'valid', false, true),  // odd height: not an exact tiling
+  pool('max', [2, 9, 9, 3], 3, 2, 'same', false, true),
   pool('avg', [2, 8, 8, 3], 2, 2, 'valid'),
   pool('avg', [2, 9, 9, 3], 3, 2, 'same'),
   pool('avg', [2, 7, 9, 5], 3, 1, 'same'),
@@ -161,6 +169,13 @@ const cases: Case[] = [
     bin(op, [4, 1], [4, 7]),
   ]),
   bin('add', [4, 1, 6], [1, 5, 1], false),
+  // long trailing broadcasts (a bias): the periodic operand on either side, periods that do not divide
+  // the per-thread piece, and a period too long for the pattern path
+  bin('add', [70001, 3], [3]),
+  bin('sub', [5], [33001, 5]),
+  bin('mul', [9000, 7, 16], [16]),
+  bin('div', [700, 300], [300]),
+  bin('maximum', [20000, 6], [6]),
   { name: 'add int32 (fallback)', specs: [{ shape: [3, 4], dtype: 'int32' }, { shape: [3, 4], dtype: 'int32' }], fn: (tf) => (a, b) => tf.add(a, b), expectFallback: ['Add'] },
   { name: 'big add (threaded)', specs: [{ shape: [300000] }, { shape: [300000] }], fn: (tf) => (a, b) => tf.add(a, b), expectNative: ['Add'] },
   // Unary ops
