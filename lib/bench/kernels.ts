@@ -27,6 +27,10 @@ export interface KernelBenchOptions {
 }
 
 type ModelName = 'small-cnn' | 'vgg64';
+export interface RankScaling {
+  rounds: { alone: StepTime; concurrent: StepTime[] }[];
+  ratio: { wall: number; cpu: number };
+}
 export interface StepTime { wall: number; cpu: number }
 export interface Rate { wall: number; cpu: number }
 export interface ModelSpec { name: ModelName; input: [number, number, number]; batch: number; classes: number }
@@ -43,7 +47,14 @@ export interface KernelBenchResult {
   steps: Record<string, Record<string, StepTime | null>>;
   /** GFLOP/s from the best of several alternating rounds, by wall clock and by CPU time */
   sgemm: { shape: string; own: Rate; openblas: Rate | null; portable: Rate | null }[];
-  ranks?: { alone: number; concurrent: number[] };
+  /**
+   * Two ranks x 1 thread on the small CNN: per-step medians (ms) of one rank alone and of each of two
+   * concurrent ranks, per round (rounds alternate which goes first); ratio = median of the concurrent
+   * medians / median of the alone medians, by wall clock and by process CPU time. `torch` is the same
+   * measurement of PyTorch's step: what this host does to any two compute-bound processes.
+   */
+  ranks?: RankScaling;
+  ranksTorch?: RankScaling;
   torch: string | null;
 }
 
@@ -154,24 +165,66 @@ function runTorch(py: string, threads: number, iters: number): (Record<string, S
 /** Child process body for the two-rank measurement: 1 thread, small CNN, prints the median ms. */
 export async function rankChild(iters: number): Promise<void> {
   const { tf } = await loadEngine({ engine: 'ringtree-cpu', threads: 1, quiet: true });
-  const ms = timeSteps(tf, MODELS[0], 2, iters);
-  process.stdout.write(`RANKMS ${ms.wall}\n`);
+  const ms = timeSteps(tf, MODELS[0], 3, iters);
+  process.stdout.write(`RANKMS ${ms.wall} ${ms.cpu}\n`);
 }
 
-function spawnRanks(n: number, iters: number): Promise<number[]> {
+const TORCH_RANK_SCRIPT = String.raw`
+import sys, time, torch, torch.nn as nn
+torch.set_num_threads(1); torch.manual_seed(0)
+m = nn.Sequential(nn.Conv2d(1,16,3,padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(16,32,3,padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                  nn.Flatten(), nn.Linear(32*7*7,64), nn.ReLU(), nn.Linear(64,10))
+opt = torch.optim.SGD(m.parameters(), lr=0.01); x = torch.rand(128,1,28,28); y = torch.randint(0,10,(128,)); lf = nn.CrossEntropyLoss()
+def step():
+    opt.zero_grad(); l = lf(m(x), y); l.backward(); opt.step(); return l.item()
+for _ in range(3): step()
+ws, cs = [], []
+for _ in range(int(sys.argv[1])):
+    t0 = time.perf_counter(); c0 = time.process_time(); step()
+    ws.append((time.perf_counter() - t0) * 1e3); cs.append((time.process_time() - c0) * 1e3)
+ws.sort(); cs.sort(); print('RANKMS', ws[len(ws)//2], cs[len(cs)//2])
+`;
+
+/** Starts n concurrent 1-thread ranks (ringtree-cpu, or PyTorch with `py`) and returns their step medians. */
+function spawnRanks(n: number, iters: number, py: string | null = null): Promise<StepTime[]> {
   const url = new URL(import.meta.url).href;
   const code = `import(${JSON.stringify(url)}).then((m) => m.rankChild(${iters}))`;
-  return Promise.all(Array.from({ length: n }, () => new Promise<number>((resolve, reject) => {
-    const c = spawn(process.execPath, ['--input-type=module', '-e', code], {
-      env: { ...process.env, RINGTREE_NUM_THREADS: '1' }, stdio: ['ignore', 'pipe', 'inherit'],
-    });
+  return Promise.all(Array.from({ length: n }, () => new Promise<StepTime>((resolve, reject) => {
+    const c = py
+      ? spawn(py, ['-c', TORCH_RANK_SCRIPT, String(iters)], { env: { ...process.env, OMP_NUM_THREADS: '1' }, stdio: ['ignore', 'pipe', 'inherit'] })
+      : spawn(process.execPath, ['--input-type=module', '-e', code], {
+        env: { ...process.env, RINGTREE_NUM_THREADS: '1' }, stdio: ['ignore', 'pipe', 'inherit'],
+      });
     let out = '';
     c.stdout.on('data', (d: Buffer) => (out += d.toString()));
     c.on('exit', (code2) => {
-      const m = /RANKMS ([\d.]+)/.exec(out);
-      if (code2 === 0 && m) resolve(Number(m[1])); else reject(new Error(`rank child failed (${code2}): ${out}`));
+      const m = /RANKMS ([\d.]+) ([\d.]+)/.exec(out);
+      if (code2 === 0 && m) resolve({ wall: Number(m[1]), cpu: Number(m[2]) });
+      else reject(new Error(`rank child failed (${code2}): ${out}`));
     });
   })));
+}
+
+/**
+ * One rank alone and two concurrent ranks, `rounds` times, alternating which of the two goes first so
+ * that drift in the host's load hits both alike; the ratio compares medians over all rounds.
+ */
+export async function measureRankScaling(rounds: number, iters: number, py: string | null = null): Promise<RankScaling> {
+  const out: RankScaling['rounds'] = [];
+  for (let r = 0; r < rounds; r++) {
+    let alone: StepTime, concurrent: StepTime[];
+    if (r % 2 === 0) {
+      [alone] = await spawnRanks(1, iters, py);
+      concurrent = await spawnRanks(2, iters, py);
+    } else {
+      concurrent = await spawnRanks(2, iters, py);
+      [alone] = await spawnRanks(1, iters, py);
+    }
+    out.push({ alone, concurrent });
+  }
+  const ratio = (kind: 'wall' | 'cpu'): number =>
+    median(out.flatMap((r) => r.concurrent.map((c) => c[kind]))) / median(out.map((r) => r.alone[kind]));
+  return { rounds: out, ratio: { wall: ratio('wall'), cpu: ratio('cpu') } };
 }
 
 const fmt = (v: number | null | undefined, d = 1): string => (v == null ? '-' : v.toFixed(d));
@@ -248,9 +301,8 @@ export async function runKernelBench(opts: KernelBenchOptions = {}): Promise<Ker
     }
   }
   if (!opts.noRanks) {
-    const [alone] = await spawnRanks(1, iters);
-    const concurrent = await spawnRanks(2, iters);
-    res.ranks = { alone, concurrent };
+    res.ranks = await measureRankScaling(Math.max(3, rounds), Math.max(iters, 20));
+    if (py) res.ranksTorch = await measureRankScaling(Math.max(3, rounds), Math.max(iters, 20), py);
   }
   tf.setBackend('ringtree-cpu');
 
@@ -275,10 +327,16 @@ export async function runKernelBench(opts: KernelBenchOptions = {}): Promise<Ker
   const pair = (r: Rate | null): string => (r ? `${fmt(r.wall)} | ${fmt(r.cpu)}` : '-');
   for (const s of res.sgemm)
     log(`${s.shape.padEnd(26)}${pair(s.own).padStart(15)}${pair(s.openblas).padStart(17)}${(s.openblas ? `${(s.own.wall / s.openblas.wall).toFixed(2)} | ${(s.own.cpu / s.openblas.cpu).toFixed(2)}` : '-').padStart(17)}${pair(s.portable).padStart(15)}`);
+  const scaling = (name: string, rs: RankScaling | undefined): void => {
+    if (!rs) return;
+    const rounds = rs.rounds.map((r) => `${fmt(r.alone.wall)} vs ${r.concurrent.map((c) => fmt(c.wall)).join('/')}`).join(', ');
+    log(`${name.padEnd(14)}${rs.ratio.wall.toFixed(2).padStart(6)}x wall ${rs.ratio.cpu.toFixed(2).padStart(6)}x cpu    (alone vs concurrent ms per round: ${rounds})`);
+  };
   if (res.ranks) {
-    const worst = Math.max(...res.ranks.concurrent);
     log('');
-    log(`2 ranks x 1 thread (small CNN, wall): alone ${fmt(res.ranks.alone)} ms, concurrent ${res.ranks.concurrent.map((v) => fmt(v)).join(' / ')} ms -> ${(worst / res.ranks.alone).toFixed(2)}x`);
+    log(`2 concurrent ranks x 1 thread vs 1 rank alone, small CNN step (median over ${res.ranks.rounds.length} alternating rounds)`);
+    scaling('ringtree-cpu', res.ranks);
+    scaling('pytorch', res.ranksTorch);
   }
   if (res.torch) log(`PyTorch ${res.torch}`);
   if (opts.json) writeFileSync(opts.json, JSON.stringify(res, null, 2) + '\n');

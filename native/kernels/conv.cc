@@ -25,6 +25,29 @@ bool is_pointwise(const ConvGeom& g) {
 // loops are plain strided copies without bounds checks or divisions.
 inline int ceil_div(int a, int b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); }
 
+// count pixels of C channels: src advances by sx, d by K. Common channel counts get a fixed-size copy
+// the compiler turns into a few vector moves; a variable-length loop costs more than the copy here.
+template <int CC>
+inline void copy_fixed(float* d, long K, const float* src, long sx, int count) {
+  for (int o = 0; o < count; ++o, d += K, src += sx) std::memcpy(d, src, sizeof(float) * CC);
+}
+inline void copy_pixels(float* d, long K, const float* src, long sx, int C, int count) {
+  switch (C) {
+    case 1: for (int o = 0; o < count; ++o, d += K, src += sx) *d = *src; return;
+    case 3: return copy_fixed<3>(d, K, src, sx, count);
+    case 4: return copy_fixed<4>(d, K, src, sx, count);
+    case 8: return copy_fixed<8>(d, K, src, sx, count);
+    case 16: return copy_fixed<16>(d, K, src, sx, count);
+    case 32: return copy_fixed<32>(d, K, src, sx, count);
+    case 64: return copy_fixed<64>(d, K, src, sx, count);
+    default:
+      for (int o = 0; o < count; ++o, d += K, src += sx) std::memcpy(d, src, sizeof(float) * C);
+  }
+}
+inline void zero_pixels(float* d, long K, int C, int count) {
+  for (int o = 0; o < count; ++o, d += K) std::memset(d, 0, sizeof(float) * C);
+}
+
 void im2col(const ConvGeom& g, const float* x, long m0, long m1, float* col) {
   const int C = g.in_c;
   const long K = K_of(g);
@@ -50,18 +73,12 @@ void im2col(const ConvGeom& g, const float* x, long m0, long m1, float* col) {
           if (vb < va) vb = va;
         }
         float* d = base + t;
-        int o = ox0;
-        for (; o < va; ++o, d += K)
-          for (int c = 0; c < C; ++c) d[c] = 0.f;
         const float* src = xb + (static_cast<long>(iy) * g.in_w + static_cast<long>(va) * g.stride_w + shift) * C;
-        if (C == 1) {
-          for (; o < vb; ++o, d += K, src += sx) *d = *src;
-        } else {
-          for (; o < vb; ++o, d += K, src += sx)
-            for (int c = 0; c < C; ++c) d[c] = src[c];
-        }
-        for (; o < ox1; ++o, d += K)
-          for (int c = 0; c < C; ++c) d[c] = 0.f;
+        zero_pixels(d, K, C, va - ox0);
+        d += (va - ox0) * K;
+        copy_pixels(d, K, src, sx, C, vb - va);
+        d += (vb - va) * K;
+        zero_pixels(d, K, C, ox1 - vb);
       }
     }
     m += ox1 - ox0;

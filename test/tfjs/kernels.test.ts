@@ -71,6 +71,11 @@ const cases: Case[] = [
   conv([2, 7, 9, 3], [3, 3, 3, 4], 1, [[0, 0], [1, 2], [2, 1], [0, 0]]),
   conv([3, 13, 11, 5], [3, 3, 5, 17], 1, 'same'),
   conv([8, 28, 28, 8], [3, 3, 8, 16], 1, 'same'),  // many chunks: all 8 reduction lanes
+  // im2col's fixed-size pixel copies (C = 1, 16, 32, 64) next to padding, with strides
+  conv([3, 14, 13, 16], [3, 3, 16, 32], 1, 'same'),
+  conv([2, 9, 10, 32], [3, 3, 32, 8], 2, 'same'),
+  conv([1, 7, 7, 64], [3, 3, 64, 4], [2, 1], 'same'),
+  conv([4, 15, 15, 1], [3, 3, 1, 16], 1, 'same'),
   // stride 1 with >= 8 input channels: dX as a forward conv with the flipped filter
   conv([2, 7, 9, 8], [3, 3, 8, 5], 1, [[0, 0], [1, 2], [2, 1], [0, 0]]),
   conv([1, 10, 9, 9], [5, 5, 9, 3], 1, 'valid'),
