@@ -157,7 +157,10 @@ function torchPython(): string | null {
 }
 
 function runTorch(py: string, threads: number, iters: number): (Record<string, StepTime> & { version?: string }) | null {
-  const r = spawnSync(py, ['-c', TORCH_SCRIPT, String(threads), String(iters), '3'], { encoding: 'utf8', timeout: 600000 });
+  // OMP_NUM_THREADS too: with only set_num_threads(1), libgomp's idle threads still spin on a second core.
+  const r = spawnSync(py, ['-c', TORCH_SCRIPT, String(threads), String(iters), '3'], {
+    encoding: 'utf8', timeout: 600000, env: { ...process.env, OMP_NUM_THREADS: String(threads) },
+  });
   if (r.status !== 0) return null;
   try { return JSON.parse(r.stdout.trim().split('\n').pop() ?? ''); } catch { return null; }
 }

@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import type * as Tf from '@tensorflow/tfjs';
 import type * as TfCore from '@tensorflow/tfjs-core';
 import { BACKEND_NAME, RingtreeCpuBackend } from './backend.js';
-import { countRun, kernelStats, makeImpls } from './kernels.js';
+import { countRun, kernelStats, makeImpls, RELU_GRAD, reluGradKernel } from './kernels.js';
 import { nativeKernels, type NativeKernels } from './native.js';
 
 export { BACKEND_NAME, RingtreeCpuBackend } from './backend.js';
@@ -82,8 +82,44 @@ export function registerRingtreeCpu(): NativeKernels {
     core.unregisterKernel(name, BACKEND_NAME);
     core.registerKernel({ kernelName: name, backendName: BACKEND_NAME, kernelFunc });
   }
+  if (!core.getKernel(RELU_GRAD, BACKEND_NAME)) core.registerKernel({ kernelName: RELU_GRAD, backendName: BACKEND_NAME, kernelFunc: reluGradKernel(k) });
+  installReluGradient(core);
   registered = true;
   return k;
+}
+
+let reluGradient = false;
+
+/**
+ * tfjs' ReLU gradient is mul(dy, step(x)): two passes over the activation and a temporary. On
+ * ringtree-cpu it runs as one fused kernel with the same arithmetic (bitwise the same result); on any
+ * other backend the original gradient runs unchanged. The fused kernel has its own gradient, so
+ * higher-order gradients through ReLU still work.
+ */
+function installReluGradient(core: typeof TfCore): void {
+  if (reluGradient) return;
+  const orig = core.getGradient('Relu');
+  if (!orig?.gradFunc) return;
+  core.registerGradient({
+    kernelName: 'Relu',
+    inputsToSave: ['x'],
+    gradFunc: (dy, saved, attrs) => {
+      const [x] = saved;
+      const d = dy as TfCore.Tensor;
+      if (core.getBackend() !== BACKEND_NAME || d.dtype !== 'float32' || x.dtype !== 'float32') return orig.gradFunc(dy, saved, attrs);
+      return { x: () => core.engine().runKernel(RELU_GRAD, { dy: d, x }) as TfCore.Tensor };
+    },
+  });
+  // d/d(dy) of dy * step(x) is step(x) again; d/dx is 0 (step's own gradient in tfjs).
+  core.registerGradient({
+    kernelName: RELU_GRAD,
+    inputsToSave: ['x'],
+    gradFunc: (ddy, saved) => {
+      const [x] = saved;
+      return { dy: () => core.engine().runKernel(RELU_GRAD, { dy: ddy as TfCore.Tensor, x }) as TfCore.Tensor, x: () => core.zerosLike(x) };
+    },
+  });
+  reluGradient = true;
 }
 
 /** Names of the kernels that have a native implementation. */

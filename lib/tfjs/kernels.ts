@@ -58,6 +58,31 @@ function tape(): boolean {
   return (e.state?.gradientDepth ?? 0) > 0;
 }
 
+/** The fused ReLU-gradient kernel (dy * step(x), one pass) that ringtree-cpu's ReLU gradient runs. */
+export const RELU_GRAD = 'RingtreeReluGrad';
+
+/** RingtreeReluGrad for ringtree-cpu: native for float32, else the same arithmetic in JS. */
+export function reluGradKernel(k: NativeKernels): TfCore.KernelFunc {
+  return ({ inputs, backend }) => {
+    const b = backend as RingtreeCpuBackend;
+    const dy = inputs.dy as TI, x = inputs.x as TI;
+    const n = size(dy.shape);
+    const dyv = b.f32(dy), xv = b.f32(x);
+    if (dyv && xv && n > 0 && util.arraysEqual(dy.shape, x.shape)) {
+      countRun(RELU_GRAD, true);
+      return b.output(dy.shape, (out) => k.binary(5, dyv, true, true, xv, true, true, 1, n, out));
+    }
+    countRun(RELU_GRAD, false);
+    const d = b.readSync(dy.dataId) as ArrayLike<number>, xs = b.readSync(x.dataId) as ArrayLike<number>;
+    const out = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      const v = xs[i];
+      out[i] = d[i] * (v > 0 ? 1 : Number.isNaN(v) ? NaN : 0);
+    }
+    return b.makeTensorInfo(dy.shape, 'float32', out);
+  };
+}
+
 export function makeImpls(k: NativeKernels): Record<string, NativeImpl> {
   const conv = (inputs: Inputs, b: RingtreeCpuBackend, attrs: Attrs, fused: boolean): TI | null => {
     const x = inputs.x!, filter = inputs.filter!;

@@ -245,7 +245,7 @@ Napi::Value Binary(const Napi::CallbackInfo& info) {
   Args a(info);
   long op = a.num(0), outer = a.num(7), inner = a.num(8);
   if (!a.ok) return info.Env().Undefined();
-  if (op < 0 || op > 4 || outer < 0 || inner < 0) { a.fail("invalid binary op"); return info.Env().Undefined(); }
+  if (op < 0 || op > 5 || outer < 0 || inner < 0) { a.fail("invalid binary op"); return info.Env().Undefined(); }
   bool ao = a.flag(2), ai = a.flag(3), bo = a.flag(5), bi = a.flag(6);
   const float* pa = a.f32(1, static_cast<size_t>((ao ? outer : 1) * (ai ? inner : 1)));
   const float* pb = a.f32(4, static_cast<size_t>((bo ? outer : 1) * (bi ? inner : 1)));

@@ -28,6 +28,19 @@ struct AddOp { static float f(float a, float b) { return a + b; } };
 struct SubOp { static float f(float a, float b) { return a - b; } };
 struct MulOp { static float f(float a, float b) { return a * b; } };
 struct DivOp { static float f(float a, float b) { return a / b; } };
+// dy * step(x) with step(x) = 1 (x > 0), x (NaN), else 0, selected through bit masks so it vectorizes.
+struct ReluGradOp {
+  static float f(float dy, float x) {
+    uint32_t xb;
+    std::memcpy(&xb, &x, 4);
+    uint32_t pos = 0u - static_cast<uint32_t>(x > 0.f);
+    uint32_t nan = 0u - static_cast<uint32_t>(x != x);
+    uint32_t sb = (pos & 0x3f800000u) | (nan & xb);  // 0x3f800000 = 1.0f
+    float s;
+    std::memcpy(&s, &sb, 4);
+    return dy * s;
+  }
+};
 struct MaxOp {
   static float f(float a, float b) {
     if (std::isnan(a) || std::isnan(b)) return std::numeric_limits<float>::quiet_NaN();
@@ -159,6 +172,7 @@ void binary(int op, const float* a, bool ao, bool ai, const float* b, bool bo, b
     case kMul: return binary_t<MulOp>(a, ao, ai, b, bo, bi, outer, inner, out);
     case kDiv: return binary_t<DivOp>(a, ao, ai, b, bo, bi, outer, inner, out);
     case kMax: return binary_t<MaxOp>(a, ao, ai, b, bo, bi, outer, inner, out);
+    case kReluGrad: return binary_t<ReluGradOp>(a, ao, ai, b, bo, bi, outer, inner, out);
   }
 }
 

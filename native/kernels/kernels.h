@@ -64,7 +64,8 @@ void batch_norm(const float* x, long size, const float* mean, long n_mean, const
 
 // Elementwise. Binary ops on an [outer, inner] view: operand a is indexed by (outer if a_outer) and
 // (inner if a_inner), so same shape, scalar, trailing and leading broadcasts are all one loop.
-enum BinaryOp { kAdd = 0, kSub, kMul, kDiv, kMax };
+// kReluGrad: a * step(b), i.e. dy * (x > 0 ? 1 : x is NaN ? NaN : 0): tfjs' ReLU gradient in one pass.
+enum BinaryOp { kAdd = 0, kSub, kMul, kDiv, kMax, kReluGrad };
 void binary(int op, const float* a, bool a_outer, bool a_inner, const float* b, bool b_outer, bool b_inner,
             long outer, long inner, float* out);
 enum UnaryOp { kRelu_ = 0, kRelu6, kStep, kExp, kLog, kNeg, kSquare, kSqrt };

@@ -2,6 +2,7 @@
 // on a table of cases. Tolerance: max|diff| / max|ref| <= 1e-5 per output; the worst value per kernel
 // is logged at the end.
 import test from 'ava';
+import { kernelStats } from '../../lib/tfjs/index.js';
 import { compare, getTf, Worst, type Spec, type Tensor, type TF } from './_compare.js';
 
 const TOL = 1e-5;
@@ -184,7 +185,12 @@ const cases: Case[] = [
   { name: 'add int32 (fallback)', specs: [{ shape: [3, 4], dtype: 'int32' }, { shape: [3, 4], dtype: 'int32' }], fn: (tf) => (a, b) => tf.add(a, b), expectFallback: ['Add'] },
   { name: 'big add (threaded)', specs: [{ shape: [300000] }, { shape: [300000] }], fn: (tf) => (a, b) => tf.add(a, b), expectNative: ['Add'] },
   // Unary ops
-  un('Relu', (tf) => (x) => tf.relu(x)),
+  { ...un('Relu', (tf) => (x) => tf.relu(x)), expectNative: ['Relu', 'RingtreeReluGrad'] },
+  {
+    name: 'relu second-order gradient (through the fused ReLU gradient)', specs: [{ shape: [5, 9], lo: -2, hi: 2 }],
+    fn: (tf) => (x) => tf.grad((y: Tensor) => tf.sum(tf.mul(tf.relu(y), tf.mul(y, y))))(x), grad: true,
+    expectNative: ['RingtreeReluGrad'],
+  },
   un('Relu6', (tf) => (x) => tf.relu6(x), -8, 8),
   un('Step', (tf) => (x) => tf.step(x, 0.25)),
   un('Exp', (tf) => (x) => tf.exp(x)),
@@ -227,6 +233,25 @@ for (const c of cases) {
     t.log(`rel ${r.rel.toExponential(2)} native [${r.nativeKernels.join(' ')}]${r.fallbackKernels.length ? ` fallback [${r.fallbackKernels.join(' ')}]` : ''}`);
   });
 }
+
+test.serial('fused ReLU gradient: bitwise the same as tfjs on special values; other backends keep the original', async (t) => {
+  const tf = await getTf();
+  const xs = [NaN, 0, -0, 1, -1, Infinity, -Infinity, 1e-45, -1e-45, 3.5, -2.25, 0.5];
+  const dys = [2, Infinity, -Infinity, NaN, -3, 0, -0, 7, Infinity, -0, NaN, 1e-30];
+  const run = (backend: string): Float32Array => {
+    tf.setBackend(backend);
+    return tf.tidy(() => {
+      const x = tf.tensor1d(xs), dy = tf.tensor1d(dys);
+      return tf.grad((v: Tensor) => tf.relu(v))(x, dy).dataSync() as Float32Array;
+    });
+  };
+  const before = kernelStats.RingtreeReluGrad?.native ?? 0;
+  const ref = run('cpu');
+  t.is(kernelStats.RingtreeReluGrad?.native ?? 0, before, 'the cpu backend ran the fused kernel');
+  const got = run('ringtree-cpu');
+  t.true((kernelStats.RingtreeReluGrad?.native ?? 0) > before, 'ringtree-cpu did not run the fused kernel');
+  for (let i = 0; i < xs.length; i++) t.true(Object.is(got[i], ref[i]), `x=${xs[i]} dy=${dys[i]}: ${got[i]} vs tfjs ${ref[i]}`);
+});
 
 test.serial('worst relative error per native kernel (all cases)', (t) => {
   t.true(worst.byKernel.size >= 30, `only ${worst.byKernel.size} kernels covered`);
