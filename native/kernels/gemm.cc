@@ -106,6 +106,15 @@ void pack_b(int kc, int nc, const float* b, long rs, long cs, int nr, float* out
   }
 }
 
+// A read in place streams through memory with little reuse; the hardware prefetcher does not keep up
+// with mr interleaved rows, so fetch the rows of a panel kAheadPanels ahead (prefetches never fault,
+// so running past the end of A is harmless).
+constexpr int kAheadPanels = 2;
+inline void prefetch_rows(const float* p, long rs, int rows, int kc) {
+  for (int i = 0; i < rows; ++i)
+    for (int k = 0; k < kc; k += 16) __builtin_prefetch(p + i * rs + k, 0, 3);
+}
+
 void gemm_own(const MicroKernelInfo& uk, int M, int N, int K, MatView A, MatView B, float* C, long ldc,
               bool accumulate) {
   const int mr = uk.mr, nr = uk.nr;
@@ -137,6 +146,7 @@ void gemm_own(const MicroKernelInfo& uk, int M, int N, int K, MatView A, MatView
           for (int ir = 0; ir < mc; ir += mr) {
             int m = std::min(mr, mc - ir);
             const float* apanel = A.p + (ic + ir) * A.rs + pc * A.cs;
+            if (A.cs == 1) prefetch_rows(apanel + kAheadPanels * mr * A.rs, A.rs, mr, kc);
             for (int jr = 0; jr < nc; jr += nr) {
               uk.fn(kc, apanel, A.rs, A.cs, bp + static_cast<size_t>(jr / nr) * nr * kc, nr,
                     C + (ic + ir) * ldc + jc + jr, ldc, acc, m, std::min(nr, nc - jr));
