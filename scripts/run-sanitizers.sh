@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the native threads-as-ranks tests (native/test, ringtree_native_tests) under
 # AddressSanitizer and ThreadSanitizer in their own build folders (build-asan, build-tsan), runs them
-# with the default buffer sizes and with tiny ones (multi-chunk, ring wrap-around), and exits
-# non-zero when a test fails or a sanitizer reports anything.
+# with the default buffer sizes and with tiny ones (multi-chunk, ring wrap-around), then (address)
+# the tfjs kernel tests against an ASan build of the addon (build-asan-addon), and exits non-zero
+# when a test fails or a sanitizer reports anything.
 #
 #   scripts/run-sanitizers.sh                 # both sanitizers
 #   RINGTREE_SANITIZERS=thread scripts/run-sanitizers.sh
@@ -80,6 +81,30 @@ for san in $sanitizers; do
     if [ "$rc" -ne 0 ] || [ "$reports" -gt 0 ]; then status=1; fi
   done
 done
+
+# The tfjs kernels (native/kernels) run only through the addon: build it with AddressSanitizer in its
+# own folder and run the kernel tests (test/tfjs, built by `npm run build`) in node with the ASan
+# runtime preloaded.
+if [[ " $sanitizers " == *" address "* ]] && [ -z "$filter" ] && [ -d "$root/dist/test/tfjs" ] && [ -x "$root/node_modules/.bin/ava" ]; then
+  dir="$root/build-asan-addon"
+  echo "=== address: addon build in $dir, then the tfjs kernel tests"
+  if ! (cd "$root" && node_modules/.bin/cmake-js compile --out "$dir" --CDRINGTREE_SANITIZE=address --parallel "$jobs") >"$dir.log" 2>&1; then
+    tail -30 "$dir.log" >&2
+    echo "run-sanitizers: address: addon build failed (log: $dir.log)" >&2
+    status=1
+  else
+    log="$dir/test-tfjs.log"
+    start=$(date +%s)
+    (cd "$root" && ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 LD_PRELOAD="$(c++ -print-file-name=libasan.so)" \
+      RINGTREE_ADDON_PATH="$dir/Release/ringtree.node" node_modules/.bin/ava 'dist/test/tfjs/**/*.test.js') >"$log" 2>&1
+    rc=$?
+    reports=$(grep -cE 'ERROR: AddressSanitizer|runtime error:' "$log")
+    grep -E 'tests? (passed|failed)' "$log"
+    echo "=== address, tfjs kernels: exit $rc, $reports sanitizer report(s), $(( $(date +%s) - start )) s (log: $log)"
+    if [ "$reports" -gt 0 ]; then grep -m 3 -A 30 -E 'ERROR: AddressSanitizer|runtime error:' "$log" >&2; fi
+    if [ "$rc" -ne 0 ] || [ "$reports" -gt 0 ]; then status=1; fi
+  fi
+fi
 
 if [ "$status" -eq 0 ]; then echo "run-sanitizers: all clean"; else echo "run-sanitizers: FAILED" >&2; fi
 exit "$status"
