@@ -1,5 +1,6 @@
 // Runs scripts/run-sanitizers.sh (the native threads-as-ranks tests under AddressSanitizer and
-// ThreadSanitizer) when RINGTREE_SANITIZER_TESTS=1; skipped otherwise, because the two sanitizer
+// ThreadSanitizer, and the tfjs kernel tests against an ASan addon) when RINGTREE_SANITIZER_TESTS=1;
+// skipped otherwise, because the sanitizer
 // builds take minutes.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
@@ -9,7 +10,7 @@ import test from 'ava';
 import { repoRoot } from '../helpers/ranks.js';
 
 const enabled = process.env.RINGTREE_SANITIZER_TESTS === '1';
-const title = 'native threads-as-ranks tests are clean under AddressSanitizer and ThreadSanitizer (scripts/run-sanitizers.sh)';
+const title = 'native threads-as-ranks tests (ASan, TSan) and tfjs kernel tests (ASan addon) are clean (scripts/run-sanitizers.sh)';
 
 if (!enabled) {
   test.skip(`${title} [skipped: set RINGTREE_SANITIZER_TESTS=1 to build and run them, it takes minutes]`, () => {});
