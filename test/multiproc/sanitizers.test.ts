@@ -1,7 +1,6 @@
 // Runs scripts/run-sanitizers.sh (the native threads-as-ranks tests under AddressSanitizer and
 // ThreadSanitizer, and the tfjs kernel tests against an ASan addon) when RINGTREE_SANITIZER_TESTS=1;
-// skipped otherwise, because the sanitizer
-// builds take minutes.
+// skipped otherwise, because the sanitizer builds take minutes.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 
