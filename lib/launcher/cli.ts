@@ -51,7 +51,32 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-/** Runs main() and exits the process with its code. */
+/**
+ * Resolves once everything written to `stream` so far has been handed to the OS (or the stream
+ * failed, e.g. EPIPE), or after `timeoutMs`. process.stdout/stderr are asynchronous when they are
+ * pipes, so process.exit() right after the ranks' last lines were routed would drop whatever a slow
+ * reader had not taken yet.
+ */
+export function flushed(stream: NodeJS.WritableStream, timeoutMs = 30_000): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, timeoutMs);
+    timer.unref();
+    try {
+      stream.write('', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    } catch {
+      clearTimeout(timer);
+      resolve();
+    }
+  });
+}
+
+/** Runs main(), lets stdout and stderr drain, and exits the process with its code. */
 export function run(argv: readonly string[]): void {
-  void main(argv).then((code) => process.exit(code));
+  void main(argv).then(async (code) => {
+    await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+    process.exit(code);
+  });
 }

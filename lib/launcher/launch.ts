@@ -26,7 +26,7 @@ import { TcpStoreServer } from '../rendezvous/tcp-store-server.js';
 import { LaunchError } from './errors.js';
 import { placeRanks, resolveHosts, type RankPlacement } from './hostfile.js';
 import { injectEnvValue, parseInject } from './inject.js';
-import { OutputRouter } from './output.js';
+import { IdleClock, OutputRouter } from './output.js';
 import { buildRemoteCommand, parseRemotePidLine, remoteCleanup, remoteKill, rshArgv } from './remote.js';
 
 export interface EnvForward {
@@ -517,9 +517,10 @@ class Job {
     const outputs = Promise.all(this.#ranks.map((r) => r.output)).then(() => {
       drained = true;
     });
+    const idle = new IdleClock();
     while (!drained) {
       await Promise.race([outputs, sleep(100)]);
-      if (!drained && Date.now() - router.lastActivity > drainWaitMs) {
+      if (!drained && idle.observe(router.lastActivity, Date.now()) > drainWaitMs) {
         for (const rp of this.#ranks) {
           rp.child.stdout?.destroy();
           rp.child.stderr?.destroy();

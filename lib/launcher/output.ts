@@ -216,3 +216,29 @@ export class OutputRouter {
     await Promise.all(this.#files.map((d) => d.end()));
   }
 }
+
+/**
+ * How long the rank pipes have really been idle. Idle time only accrues between consecutive checks,
+ * at most `maxStepMs` per check: when ringrun itself was not scheduled for a while (a loaded host),
+ * the first timer after the stall fires before the poll phase that would read the data waiting in
+ * the pipes, so the time of the stall must not count as the pipes' idleness.
+ */
+export class IdleClock {
+  #idleMs = 0;
+  #lastActivity: number | undefined;
+  #lastCheck: number | undefined;
+
+  constructor(private readonly maxStepMs = 150) {}
+
+  /** Records a check at `now` with the router's `lastActivity`; returns the accrued idle ms. */
+  observe(lastActivity: number, now: number): number {
+    if (lastActivity !== this.#lastActivity) {
+      this.#lastActivity = lastActivity;
+      this.#idleMs = 0;
+    } else if (this.#lastCheck !== undefined) {
+      this.#idleMs += Math.max(0, Math.min(now - this.#lastCheck, this.maxStepMs));
+    }
+    this.#lastCheck = now;
+    return this.#idleMs;
+  }
+}
