@@ -3,6 +3,7 @@
 
 #include "binding/communicator_binding.h"
 #include "binding/kernels_binding.h"
+#include "binding/v8_pin.h"
 #include "core/handshake.h"
 #include "core/types.h"
 
@@ -18,6 +19,13 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     dtypeSizes.Set(ringtree::dtypeName(t), Napi::Number::New(env, static_cast<double>(ringtree::dtypeSize(t))));
   }
   exports.Set("dtypeSizes", dtypeSizes);
+  const napi_node_version* version = nullptr;
+  if (napi_get_node_version(env, &version) == napi_ok && version)
+    ringtree::binding::setRuntimeNodeVersion(version->major, version->minor, version->patch);
+  Napi::Object features = Napi::Object::New(env);
+  // in-flight buffers' memory survives a transfer of their ArrayBuffer (binding/v8_pin.h)
+  features.Set("pinsInflightBuffers", Napi::Boolean::New(env, ringtree::binding::pinAvailable()));
+  exports.Set("features", features);
   // isDetached(typedArray): true when the TypedArray's ArrayBuffer was transferred or detached
   exports.Set("isDetached", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {
     Napi::Env env = info.Env();

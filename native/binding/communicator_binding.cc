@@ -1,5 +1,7 @@
 #include "binding/communicator_binding.h"
 
+#include "binding/v8_pin.h"
+
 
 #include "common/logging.h"
 #include "common/params.h"
@@ -157,9 +159,15 @@ Napi::Value CommunicatorBinding::track(Napi::Env env, std::shared_ptr<Work> work
   } else {
     comm_->enqueue(work);
   }
-  Pending p{Napi::Promise::Deferred::New(env), {}, {}, work};
-  if (!in.IsEmpty()) p.in = Napi::Persistent(in);
-  if (!out.IsEmpty()) p.out = Napi::Persistent(out);
+  Pending p{Napi::Promise::Deferred::New(env), {}, {}, nullptr, nullptr, work};
+  if (!in.IsEmpty()) {
+    p.in = Napi::Persistent(in);
+    p.pinIn = pin(static_cast<napi_value>(in));
+  }
+  if (!out.IsEmpty()) {
+    p.out = Napi::Persistent(out);
+    if (out != in) p.pinOut = pin(static_cast<napi_value>(out));
+  }
   Napi::Promise promise = p.deferred.Promise();
   pending_.emplace(id, std::move(p));
   if (!refd_) {
@@ -169,9 +177,32 @@ Napi::Value CommunicatorBinding::track(Napi::Env env, std::shared_ptr<Work> work
   return promise;
 }
 
+namespace {
+// True when the TypedArray held by ref has had its ArrayBuffer detached (transferred).
+bool detachedView(Napi::Env env, Napi::ObjectReference& ref) {
+  if (ref.IsEmpty()) return false;
+  Napi::Value v = ref.Value();
+  if (!v.IsTypedArray()) return false;
+  bool detached = false;
+  napi_is_detached_arraybuffer(env, v.As<Napi::TypedArray>().ArrayBuffer(), &detached);
+  return detached;
+}
+}  // namespace
+
 void CommunicatorBinding::settle(Napi::Env env, Pending& p) {
   Work& w = *p.work;
-  if (w.ok) {
+  const bool inGone = detachedView(env, p.in), outGone = detachedView(env, p.out);
+  if (w.ok && (inGone || outGone)) {
+    // The op ran to the end on memory kept alive by the pins (or, without them, memory that may
+    // already have been reused): its result is not where the caller can see it.
+    std::string what = inGone && outGone ? "input and output buffers were" : inGone ? "input buffer was" : "output buffer was";
+    Napi::Error e = makeError(env, ErrorCode::kInvalidArgument,
+                              "the " + what + " detached (transferred) while the op was in flight; the op completed " +
+                                  (p.pinIn || p.pinOut ? "on memory kept alive until its end" : "but its memory was not pinned") +
+                                  ", and its result was discarded");
+    e.Set("seq", Napi::Number::New(env, static_cast<double>(w.seq)));
+    p.deferred.Reject(e.Value());
+  } else if (w.ok) {
     p.deferred.Resolve(env.Undefined());
   } else {
     Napi::Error e = makeError(env, w.code, w.message);

@@ -26,6 +26,9 @@ class CommunicatorBinding : public Napi::ObjectWrap<CommunicatorBinding> {
     Napi::Promise::Deferred deferred;
     Napi::ObjectReference in;
     Napi::ObjectReference out;
+    // keep the views' memory alive even if their ArrayBuffers are transferred meanwhile (v8_pin.h)
+    std::shared_ptr<void> pinIn;
+    std::shared_ptr<void> pinOut;
     std::shared_ptr<Work> work;
   };
 
