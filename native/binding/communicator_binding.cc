@@ -166,7 +166,7 @@ Napi::Value CommunicatorBinding::track(Napi::Env env, std::shared_ptr<Work> work
   }
   if (!out.IsEmpty()) {
     p.out = Napi::Persistent(out);
-    if (out != in) p.pinOut = pin(static_cast<napi_value>(out));
+    p.pinOut = pin(static_cast<napi_value>(out));  // in place: a second reference to the same store
   }
   Napi::Promise promise = p.deferred.Promise();
   pending_.emplace(id, std::move(p));
