@@ -30,22 +30,23 @@ test.serial('a rank killed by a signal gives 128+N', async (t) => {
 });
 
 test.serial('grace period, then SIGTERM, then SIGKILL for a rank that ignores SIGTERM (bounded)', async (t) => {
-  const grace = 300;
+  // long enough for rank 0's SIGTERM handler to run (and print) before SIGKILL on a loaded host
+  const grace = 800;
   const r = await runRingrun([
     '-np', '3', '--grace-ms', String(grace),
     ...nodeRank(`
 const r = process.env.RINGTREE_RANK;
 if (r === '2') setTimeout(() => { console.log('FAIL ' + Date.now()); process.exit(5); }, 100);
 else {
-  if (r === '0') process.on('SIGTERM', () => console.log('rank 0 ignores SIGTERM'));
+  if (r === '0') process.on('SIGTERM', () => require('fs').writeSync(1, 'rank 0 ignores SIGTERM\\n'));
   setInterval(() => {}, 1000);
 }`),
   ]);
   t.is(r.code, 5);
   const lines = r.stderr.trim().split('\n');
   t.regex(lines[0]!, /^ringrun: rank 2 \(pid \d+\) exited with code 5; stopping the job$/);
-  t.is(lines[1], 'ringrun: sending SIGTERM to ranks 0,1 (still running after the 300 ms grace period)');
-  t.is(lines[2], 'ringrun: sending SIGKILL to rank 0 (still running 300 ms after SIGTERM)');
+  t.is(lines[1], `ringrun: sending SIGTERM to ranks 0,1 (still running after the ${grace} ms grace period)`);
+  t.is(lines[2], `ringrun: sending SIGKILL to rank 0 (still running ${grace} ms after SIGTERM)`);
   t.regex(r.stdout, /rank 0 ignores SIGTERM/);
   const ms = r.endedAt - Number(/FAIL (\d+)/.exec(r.stdout)?.[1]);
   t.true(ms >= 2 * grace && ms < 2 * grace + 3000, `ended ${ms} ms after the failure`);
