@@ -21,6 +21,12 @@ RINGTREE_PARAM(InlineBytes, "INLINE_BYTES", 1 << 20)
 RINGTREE_PARAM(InlineSpinUs, "INLINE_SPIN_US", 10)
 // The same when the op talks to a peer over TCP.
 RINGTREE_PARAM(InlineSpinTcpUs, "INLINE_SPIN_TCP_US", 60)
+// When every rank on this host has a CPU of its own, keep spinning this much longer (us, counted
+// from the last progress) before handing off: a peer a few tens of us late (its previous completion
+// still travelling through its event loop) then meets this op inline, instead of both ranks settling
+// into the hand-off path, whose wake-ups cost 25 us to milliseconds on a VM. Not applied when ranks
+// outnumber CPUs (the late peer may be waiting for this very core). 0 disables it.
+RINGTREE_PARAM(InlineWaitUs, "INLINE_WAIT_US", 200)
 // ...or when it has run this long (us): the calling thread is never held longer than this.
 RINGTREE_PARAM(InlineMaxUs, "INLINE_MAX_US", 500)
 // How long (us) the progress thread stays awake (yielding) for the next op before it sleeps.

@@ -647,6 +647,7 @@ void Communicator::connectAll(const std::vector<PeerInfo>& peers, int64_t timeou
     CPU_ZERO(&set);
     int cpus = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : 1;
     spinCount_ = getenv("RINGTREE_SPIN_COUNT") ? paramSpinCount() : onHost > cpus ? 50 : paramSpinCount();
+    oversubscribed_ = onHost > cpus;
     RINGTREE_INFO(kLogInit, "rank %d: %d ranks on this host, %d cpus: spin count %lld", me, onHost, cpus,
                   static_cast<long long>(spinCount_));
   }

@@ -134,6 +134,8 @@ class Communicator {
   // Busy-poll iterations before yielding/sleeping: short when this host runs more ranks than it
   // has CPUs (spinning would steal the CPU the peer needs to make progress).
   int64_t spinCount() const { return spinCount_; }
+  /** More ranks of this job on this host than CPUs this process may run on. */
+  bool oversubscribed() const { return oversubscribed_; }
 
  private:
   void loop();
@@ -164,6 +166,7 @@ class Communicator {
   std::unique_ptr<ShmSegment> ownSegment_;
   std::vector<char> scratch_;
   int64_t spinCount_ = 1000;
+  bool oversubscribed_ = false;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;

@@ -474,6 +474,8 @@ bool Executor::runFor(std::chrono::microseconds idle, std::chrono::microseconds 
       break;
     }
   }
+  const auto patience = idle + (comm_.oversubscribed() ? std::chrono::microseconds(0)
+                                                       : std::chrono::microseconds(paramInlineWaitUs()));
   const auto start = Clock::now();
   auto lastProgress = start;
   uint32_t n = 0;
@@ -485,7 +487,7 @@ bool Executor::runFor(std::chrono::microseconds idle, std::chrono::microseconds 
     auto now = Clock::now();
     if (progressed) lastProgress = now;
     if (now >= deadline_) throw Error(ErrorCode::kTimeout, "timed out waiting for peers (op timeout reached)");
-    if (now - lastProgress >= idle || now - start >= total) return false;
+    if (now - lastProgress >= patience || now - start >= total) return false;
     if (!progressed) RINGTREE_CPU_RELAX();
   }
   return true;
