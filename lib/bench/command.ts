@@ -49,6 +49,7 @@ export interface BenchArgs {
   'cpu-vgg': boolean;
   torch: boolean;
   ranks: boolean;
+  rounds?: number;
 }
 
 /** "ring,tree,auto" -> validated algorithm list. */
@@ -139,6 +140,7 @@ async function runKernels(a: BenchArgs): Promise<void> {
     skipCpuVgg: !a['cpu-vgg'],
     noTorch: !a.torch,
     noRanks: !a.ranks,
+    rounds: a.rounds ?? 3,
   });
 }
 
@@ -215,6 +217,7 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
     .option('cpu-vgg', { type: 'boolean', default: false, describe: 'kernels: also time the pure-JS VGG step (slow)' })
     .option('torch', { type: 'boolean', default: true, describe: 'kernels: compare with PyTorch when available (--no-torch skips it)' })
     .option('ranks', { type: 'boolean', default: true, describe: 'kernels: measure two concurrent ranks (--no-ranks skips it)' })
+    .option('rounds', { type: 'number', describe: 'kernels: alternating rounds, each engine keeps its best (default 3; the two-rank part runs at least 3)' })
     .check((a) => {
       if (!a['vs-mpi'] && !a.what) throw new Error('say what to measure (allreduce, broadcast, ...) or give --vs-mpi');
       if (a['vs-mpi'] && a.what && a.what !== 'allreduce') throw new Error('--vs-mpi compares all-reduce only');
