@@ -80,7 +80,7 @@ async function connectGroup(
   job: Job, prefix: string, rank: number, size: number, owned: (() => Promise<void>) | undefined, top: boolean,
 ): Promise<Communicator> {
   const native = new job.addon.NativeCommunicator({
-    rank, size, bindHost: job.bindHost, secret: job.secret, jobId: `${job.jobId}${prefix}`, injectDelayMs: job.delayMs,
+    rank, size, bindHost: job.bindHost, secret: job.secret, jobId: `${job.jobId}-${prefix}`, injectDelayMs: job.delayMs,
   });
   let localRank = job.localRank, localSize = job.localSize;
   try {

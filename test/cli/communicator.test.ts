@@ -36,6 +36,20 @@ ctest('a rank crashing mid-collective: survivors fail with typed errors and the 
   t.deepEqual(shmLeft(m![2]!), []);
 });
 
+ctest('the shared-memory segments carry the /dev/shm prefix ringrun removes after a job', async (t) => {
+  // ringrun (and its remote cleanup) removes /dev/shm/ringtree-<job id>-*: the runtime must name its
+  // segments that way, or segments of ranks killed during setup would outlive the job
+  const r = await runRingrun(['-np', '2', process.execPath, worker], {
+    env: { OPS: '3', CRASH_RANK: '0', CRASH_AT: '2', RINGTREE_DEBUG: 'INFO', RINGTREE_DEBUG_SUBSYS: 'SHM' },
+  });
+  const jobId = /CRASH \d+ (\S+)/.exec(r.stdout)?.[1];
+  t.truthy(jobId, r.stdout);
+  const names = [...r.stderr.matchAll(/shm segment \/(\S+) /g)].map((m) => m[1]!);
+  t.is(names.length, 2, r.stderr);
+  for (const n of names) t.true(n.startsWith(`ringtree-${jobId}-`), `${n} does not start with ringtree-${jobId}-`);
+  t.deepEqual(shmLeft(jobId!), []);
+});
+
 ctest('--inject kill/delay/drop-conn are applied by the ranks', async (t) => {
   const killed = await runRingrun(['-np', '3', '--inject', 'kill:rank=2:after-ops=20', process.execPath, worker], { env: { OPS: '1000000' } });
   t.is(killed.code, 137, killed.stderr);

@@ -122,9 +122,13 @@ export function uniqueJobId(label = 't'): string {
   return `rt${label}${process.pid}x${counter++}`;
 }
 
-/** /dev/shm entries of a job (the runtime names them /dev/shm/ringtree-<sanitized job id>...). */
+/**
+ * /dev/shm entries of a job. The runtime names them /dev/shm/ringtree-<id>-r<rank>-<pid>, where <id> is
+ * "<job id>-<group>" with other characters than [A-Za-z0-9_-] replaced by '_', cut to 40 characters.
+ * The '-' after the job id matters: job "x2" must not claim the segments of job "x25".
+ */
 export function shmResidue(jobId: string): string[] {
-  const prefix = `ringtree-${jobId.replace(/[^A-Za-z0-9_-]/g, '_')}`.slice(0, 'ringtree-'.length + 40);
+  const prefix = `ringtree-${`${jobId.replace(/[^A-Za-z0-9_-]/g, '_')}-`.slice(0, 40)}`;
   try {
     return fs.readdirSync('/dev/shm').filter((f) => f.startsWith(prefix));
   } catch {
