@@ -183,6 +183,10 @@ class Job {
   #stopReason: StopReason | undefined;
   readonly #exitBatch: Array<{ rp: RankProcess; signal: NodeJS.Signals | null; spawnFailed: boolean }> = [];
   #firstFailure: number | undefined;
+  /** The first failure was a rank killed by a signal (not an exit code of its own). */
+  #firstFailureSignaled = false;
+  /** ringrun has signalled the ranks (forwarding, SIGUSR2 dumps, SIGTERM/SIGKILL escalation). */
+  #signalsSent = false;
   #signalsReceived = 0;
   #timedOut = false;
   #router: OutputRouter | undefined;
@@ -380,9 +384,24 @@ class Job {
       .filter((e) => e.rp.exitCode !== 0)
       .sort((x, y) => Number(y.signal !== null) - Number(x.signal !== null) || x.rp.placement.rank - y.rp.placement.rank);
     const first = failures[0];
+    // A rank killed by a signal that ringrun did not send is the root cause even when a peer that
+    // noticed its death was reaped in an earlier loop turn: the kernel closes a dying process's
+    // sockets (which the peer sees at once) before it has torn down all its threads and its parent
+    // is told. That peer's own exit code would otherwise hide the crash.
+    const crash = failures.find((e) => e.signal !== null && !e.spawnFailed);
+    if (crash && this.#firstFailure !== undefined && !this.#firstFailureSignaled && !this.#signalsSent &&
+        this.#stopReason === 'failure') {
+      const { rp, signal } = crash;
+      this.#firstFailure = rp.exitCode;
+      this.#firstFailureSignaled = true;
+      const where = rp.placement.host.local ? '' : ` on ${rp.placement.host.name}`;
+      const pid = rp.pid === undefined ? '' : ` (pid ${rp.remotePid ?? rp.pid}${where})`;
+      this.#log(`rank ${rp.placement.rank}${pid} was killed by signal ${signal} (exit code ${rp.exitCode}): the job's exit code`);
+    }
     if (first && this.#firstFailure === undefined) {
       const { rp, signal, spawnFailed } = first;
       this.#firstFailure = rp.exitCode;
+      this.#firstFailureSignaled = signal !== null && !spawnFailed;
       if (this.#stopReason === undefined) {
         const alive = this.#alive().length;
         const how = spawnFailed
@@ -477,6 +496,7 @@ class Job {
   }
 
   #sendAll(signal: NodeJS.Signals): void {
+    if (this.#alive().length > 0) this.#signalsSent = true;
     for (const rp of this.#alive()) this.#send(rp, signal);
   }
 

@@ -20,6 +20,21 @@ test.serial('exit code is 0 when all ranks succeed, else the first failing rank\
   t.notRegex(r.stderr, /SIGTERM/, 'rank 0 exited on its own within the grace period');
 });
 
+test.serial('a crash reaped after the peer that noticed it still gives the job its 128+N', async (t) => {
+  // rank 0 exits 3 first (as a rank that saw a dead peer does); rank 1 dies of SIGKILL 300 ms later,
+  // inside the grace period and before ringrun signalled anyone: the crash is the job's exit code
+  const r = await runRingrun(['-np', '2', '--grace-ms', '3000', ...nodeRank(
+    'if (process.env.RINGTREE_RANK === "0") setTimeout(() => process.exit(3), 50); else setTimeout(() => process.kill(process.pid, "SIGKILL"), 350)')]);
+  t.is(r.code, 137, r.stderr);
+  t.regex(r.stderr, /^ringrun: rank 0 \(pid \d+\) exited with code 3; stopping the job\n/);
+  t.regex(r.stderr, /ringrun: rank 1 \(pid \d+\) was killed by signal SIGKILL \(exit code 137\): the job's exit code/);
+  // a rank that ringrun itself kills during the shutdown is not a cause
+  const stopped = await runRingrun(['-np', '2', '--grace-ms', '200', ...nodeRank(
+    'if (process.env.RINGTREE_RANK === "0") setTimeout(() => process.exit(3), 50); else { process.on("SIGTERM", () => {}); setInterval(() => {}, 1000); }')]);
+  t.is(stopped.code, 3, stopped.stderr);
+  t.regex(stopped.stderr, /sending SIGKILL to rank 1/);
+});
+
 test.serial('a rank killed by a signal gives 128+N', async (t) => {
   const r = await runRingrun(['-np', '2', '--grace-ms', '200', ...nodeRank('if (process.env.RINGTREE_RANK === "0") process.kill(process.pid, "SIGKILL"); else setInterval(() => {}, 1000)')]);
   t.is(r.code, 137);
