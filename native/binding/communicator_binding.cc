@@ -1,8 +1,6 @@
 #include "binding/communicator_binding.h"
 
 #include "binding/v8_pin.h"
-
-
 #include "common/logging.h"
 #include "common/params.h"
 
