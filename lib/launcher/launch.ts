@@ -172,6 +172,12 @@ export async function launch(opts: LaunchOptions, io: LaunchIO = { stdout: proce
 
 type StopReason = 'failure' | 'signal' | 'timeout';
 
+/** "rank 2 (pid 4711)", or "rank 2 (pid 4711 on node2)" for a remote rank. */
+function rankLabel(rp: RankProcess): string {
+  const where = rp.placement.host.local ? '' : ` on ${rp.placement.host.name}`;
+  return `rank ${rp.placement.rank}${rp.pid === undefined ? '' : ` (pid ${rp.remotePid ?? rp.pid}${where})`}`;
+}
+
 class Job {
   readonly #opts: LaunchOptions;
   readonly #io: LaunchIO;
@@ -394,9 +400,7 @@ class Job {
       const { rp, signal } = crash;
       this.#firstFailure = rp.exitCode;
       this.#firstFailureSignaled = true;
-      const where = rp.placement.host.local ? '' : ` on ${rp.placement.host.name}`;
-      const pid = rp.pid === undefined ? '' : ` (pid ${rp.remotePid ?? rp.pid}${where})`;
-      this.#log(`rank ${rp.placement.rank}${pid} was killed by signal ${signal} (exit code ${rp.exitCode}): the job's exit code`);
+      this.#log(`${rankLabel(rp)} was killed by signal ${signal} (exit code ${rp.exitCode}): the job's exit code`);
     }
     if (first && this.#firstFailure === undefined) {
       const { rp, signal, spawnFailed } = first;
@@ -409,9 +413,7 @@ class Job {
           : signal
             ? `was killed by signal ${signal} (exit code ${rp.exitCode})`
             : `exited with code ${rp.exitCode}`;
-        const where = rp.placement.host.local ? '' : ` on ${rp.placement.host.name}`;
-        const pid = rp.pid === undefined ? '' : ` (pid ${rp.remotePid ?? rp.pid}${where})`;
-        this.#log(`rank ${rp.placement.rank}${pid} ${how}${alive > 0 ? '; stopping the job' : ''}`);
+        this.#log(`${rankLabel(rp)} ${how}${alive > 0 ? '; stopping the job' : ''}`);
         this.#stop('failure');
       }
     }

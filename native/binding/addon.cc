@@ -29,10 +29,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   // isDetached(typedArray): true when the TypedArray's ArrayBuffer was transferred or detached
   exports.Set("isDetached", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {
     Napi::Env env = info.Env();
-    if (info.Length() < 1 || !info[0].IsTypedArray()) return Napi::Boolean::New(env, false);
-    bool detached = false;
-    napi_is_detached_arraybuffer(env, info[0].As<Napi::TypedArray>().ArrayBuffer(), &detached);
-    return Napi::Boolean::New(env, detached);
+    return Napi::Boolean::New(env, info.Length() >= 1 && ringtree::binding::isDetachedView(env, info[0]));
   }));
   // _checkHello(bytes, jobId, rank, size): the handshake parser's verdict on untrusted bytes ("" =
   // accepted). Exposed for the fuzzer (scripts/fuzz-handshake.ts), not part of the API.

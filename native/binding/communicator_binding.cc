@@ -175,21 +175,17 @@ Napi::Value CommunicatorBinding::track(Napi::Env env, std::shared_ptr<Work> work
   return promise;
 }
 
-namespace {
-// True when the TypedArray held by ref has had its ArrayBuffer detached (transferred).
-bool detachedView(Napi::Env env, Napi::ObjectReference& ref) {
-  if (ref.IsEmpty()) return false;
-  Napi::Value v = ref.Value();
+bool isDetachedView(Napi::Env env, Napi::Value v) {
   if (!v.IsTypedArray()) return false;
   bool detached = false;
   napi_is_detached_arraybuffer(env, v.As<Napi::TypedArray>().ArrayBuffer(), &detached);
   return detached;
 }
-}  // namespace
 
 void CommunicatorBinding::settle(Napi::Env env, Pending& p) {
   Work& w = *p.work;
-  const bool inGone = detachedView(env, p.in), outGone = detachedView(env, p.out);
+  const bool inGone = !p.in.IsEmpty() && isDetachedView(env, p.in.Value());
+  const bool outGone = !p.out.IsEmpty() && isDetachedView(env, p.out.Value());
   if (w.ok && (inGone || outGone)) {
     // The op ran to the end on memory kept alive by the pins (or, without them, memory that may
     // already have been reused): its result is not where the caller can see it.

@@ -12,6 +12,9 @@
 
 namespace ringtree::binding {
 
+/** True when `v` is a TypedArray whose ArrayBuffer was detached (transferred). */
+bool isDetachedView(Napi::Env env, Napi::Value v);
+
 class CommunicatorBinding : public Napi::ObjectWrap<CommunicatorBinding> {
  public:
   static Napi::Function Define(Napi::Env env);
