@@ -28,18 +28,22 @@ struct AddOp { static float f(float a, float b) { return a + b; } };
 struct SubOp { static float f(float a, float b) { return a - b; } };
 struct MulOp { static float f(float a, float b) { return a * b; } };
 struct DivOp { static float f(float a, float b) { return a / b; } };
-// dy * step(x) with step(x) = 1 (x > 0), x (NaN), else 0, selected through bit masks so it vectorizes.
+// tfjs' step: v > 0 -> 1, NaN -> NaN (the input's bits), else alpha (bits alpha_b); selected through
+// bit masks so loops over it vectorize.
+inline float step_of(float v, uint32_t alpha_b) {
+  uint32_t vb;
+  std::memcpy(&vb, &v, 4);
+  uint32_t pos = 0u - static_cast<uint32_t>(v > 0.f);
+  uint32_t nan = 0u - static_cast<uint32_t>(v != v);
+  uint32_t r = (pos & 0x3f800000u) | (~pos & alpha_b);  // 0x3f800000 = 1.0f
+  r = (nan & vb) | (~nan & r);
+  float out;
+  std::memcpy(&out, &r, 4);
+  return out;
+}
+// dy * step(x) (alpha 0): tfjs' ReLU gradient in one pass.
 struct ReluGradOp {
-  static float f(float dy, float x) {
-    uint32_t xb;
-    std::memcpy(&xb, &x, 4);
-    uint32_t pos = 0u - static_cast<uint32_t>(x > 0.f);
-    uint32_t nan = 0u - static_cast<uint32_t>(x != x);
-    uint32_t sb = (pos & 0x3f800000u) | (nan & xb);  // 0x3f800000 = 1.0f
-    float s;
-    std::memcpy(&s, &sb, 4);
-    return dy * s;
-  }
+  static float f(float dy, float x) { return dy * step_of(x, 0u); }
 };
 struct MaxOp {
   static float f(float a, float b) {
@@ -124,22 +128,10 @@ RINGTREE_SIMD void relu_span(const float* __restrict x, float* __restrict out, l
   for (long i = 0; i < n; ++i) out[i] = x[i] < 0.f ? 0.f : x[i];
 }
 
-// v > 0 -> 1, NaN -> NaN (the input's bits), else alpha; selects through bit masks so it vectorizes.
 RINGTREE_SIMD void step_span(const float* __restrict x, float alpha, float* __restrict out, long n) {
-  uint32_t one_b, alpha_b;
-  float one = 1.f;
-  std::memcpy(&one_b, &one, 4);
+  uint32_t alpha_b;
   std::memcpy(&alpha_b, &alpha, 4);
-  for (long i = 0; i < n; ++i) {
-    float v = x[i];
-    uint32_t xb;
-    std::memcpy(&xb, &v, 4);
-    uint32_t pos = 0u - static_cast<uint32_t>(v > 0.f);
-    uint32_t nan = 0u - static_cast<uint32_t>(v != v);
-    uint32_t r = (pos & one_b) | (~pos & alpha_b);
-    r = (nan & xb) | (~nan & r);
-    std::memcpy(&out[i], &r, 4);
-  }
+  for (long i = 0; i < n; ++i) out[i] = step_of(x[i], alpha_b);
 }
 
 RINGTREE_SIMD void neg_span(const float* __restrict x, float* __restrict out, long n) {
